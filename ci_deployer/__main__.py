@@ -1,0 +1,3 @@
+from ci_deployer.cli import entrypoint
+
+entrypoint()

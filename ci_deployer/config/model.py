@@ -1,0 +1,171 @@
+"""The config model: plain dataclasses shared by config/, validate/ and engine/.
+
+Positions are kept for every node so that any finding can name file, line and column: a
+``Document.positions`` map goes from a concrete path inside the *document* (``("spec", "model",
+"toolIds", 0)``) to its 1-based ``(line, column)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any, Literal
+
+from ci_deployer.paths import Path
+
+DriftPolicy = Literal["warn", "fail"]
+PlanAgainst = Literal["live", "snapshot"]
+
+
+@dataclass(frozen=True)
+class Position:
+    file: str  # relative to the config root, with forward slashes
+    line: int | None = None
+    column: int | None = None
+
+
+@dataclass
+class ChangeWindow:
+    days: list[str]  # mon..sun
+    start: str  # "09:00"
+    end: str  # "16:00"
+    timezone: str  # IANA name
+
+
+@dataclass
+class Freeze:
+    start: str  # ISO date (inclusive), `from:` in YAML
+    end: str  # ISO date (inclusive), `to:` in YAML
+    reason: str = ""
+
+
+@dataclass
+class TicketRule:
+    pattern: str
+    url: str | None = None
+
+
+@dataclass
+class Protection:
+    required_approvals: int = 0
+    reviewers: list[str] = field(default_factory=list)
+    change_windows: list[ChangeWindow] = field(default_factory=list)
+    freezes: list[Freeze] = field(default_factory=list)
+    ticket: TicketRule | None = None
+    plan_against: PlanAgainst = "snapshot"
+    monitoring: list[dict[str, Any]] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Environment:
+    name: str
+    org: str
+    api_url: str  # "embedded" or an https URL
+    api_token: str | None  # a secrets:// placeholder (never a literal token), None for embedded
+    params: dict[str, Any] = field(default_factory=dict)  # defaults.params merged with the env's
+    credentials: dict[str, str] = field(default_factory=dict)  # credential slug → Vapi credential id
+    promotes_from: str | None = None
+    ignore: list[str] = field(default_factory=list)  # "name:Legacy *", "id:…", "kind/slug"
+    protection: Protection | None = None
+    drift: DriftPolicy = "warn"
+    allow_deletes: bool = True
+    plan_against: PlanAgainst = "live"
+    position: Position = Position("environments.yaml")
+
+
+@dataclass
+class Metadata:
+    name: str  # the slug
+    previous_names: list[str] = field(default_factory=list)
+    description: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    environments: list[str] | None = None  # None: every environment
+
+
+@dataclass
+class Document:
+    """One config document as read from disk (includes, policies and templates not applied yet)."""
+
+    kind: str
+    metadata: Metadata
+    policies: list[str]
+    spec: dict[str, Any]
+    file: str  # relative to the config root
+    positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def slug(self) -> str:
+        return self.metadata.name
+
+    @property
+    def key(self) -> str:
+        """``"Tool/jira"`` — unique per repository."""
+        return f"{self.kind}/{self.slug}"
+
+    def position(self, path: Path = ()) -> Position:
+        """Position of ``path`` (inside the document) or of its nearest ancestor that has one."""
+        probe = tuple(path)
+        while True:
+            mark = self.positions.get(probe)
+            if mark is not None:
+                return Position(self.file, mark[0], mark[1])
+            if not probe:
+                return Position(self.file, 1, 1)
+            probe = probe[:-1]
+
+    def applies_to(self, env: str) -> bool:
+        return self.metadata.environments is None or env in self.metadata.environments
+
+
+@dataclass
+class ConfigRepo:
+    root: FsPath
+    environments: dict[str, Environment]
+    documents: list[Document]
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    def documents_of(self, kind: str) -> list[Document]:
+        return [d for d in self.documents if d.kind == kind]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A slug reference found in a rendered spec: at ``path`` (inside ``spec``) names ``slug``
+    of one of ``kinds`` (the kinds table's targets, or the one kind of a ``{ref: kind/slug}``)."""
+
+    path: Path
+    kinds: tuple[str, ...]
+    slug: str
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A ``secrets://REF`` placeholder at ``path`` inside ``spec``; ``whole`` when the value is
+    exactly the placeholder, else it is a token inside a longer string."""
+
+    path: Path
+    ref: str  # "ORDERS_API_TOKEN", "file/creds/x.txt", "vault/kv/app#token"
+    whole: bool
+
+
+@dataclass
+class RenderedResource:
+    """One resource as desired in one environment: policies merged, includes resolved, templates
+    rendered.  References are still slugs and secrets still placeholders; the engine resolves both."""
+
+    kind: str
+    slug: str
+    spec: dict[str, Any]
+    document: Document
+    refs: list[Reference] = field(default_factory=list)
+    secrets: list[SecretRef] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}/{self.slug}"
+
+    def position(self, path: Path = ()) -> Position:
+        """Position of a path inside ``spec`` (mapped back to the document; policy-merged values
+        point at the document's ``spec`` key)."""
+        return self.document.position(("spec", *path))

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import pytest
+
+from ci_deployer import cli, redact
+from ci_deployer.errors import ApiError, DeployerError, DriftFound
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    for name in cli.COMMANDS:
+        with pytest.raises(SystemExit) as exc:
+            cli.main([name, "--help"])
+        assert exc.value.code == 0
+        assert "--format" in capsys.readouterr().out or name == "emulator"
+
+
+def test_exit_codes_are_decided_in_one_place() -> None:
+    assert cli.exit_code_for(DriftFound("drift")) == cli.EXIT_DRIFT
+    assert cli.exit_code_for(ApiError("GET", "/assistant", 500, "boom")) == cli.EXIT_FAILED
+    assert cli.exit_code_for(DeployerError("x")) == cli.EXIT_FAILED
+
+
+def test_internal_error_writes_crash_log_without_secrets(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RUNNER_TEMP", str(tmp_path))
+    redact.register("sk-live-supersecret")
+
+    def boom(args: object) -> int:
+        raise ValueError("token sk-live-supersecret broke")
+
+    from ci_deployer.commands import plan
+
+    monkeypatch.setattr(plan, "run", boom)
+    code = cli.main(["plan", "--env", "dev"])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_INTERNAL
+    assert "internal error: ValueError" in err
+    logs = list(tmp_path.glob("ci-deployer-crash-*.log"))  # type: ignore[attr-defined]
+    assert len(logs) == 1
+    text = logs[0].read_text()
+    assert "ValueError" in text
+    assert "sk-live-supersecret" not in text
+    assert "***" in text
