@@ -1,0 +1,1 @@
+"""Validation: JSON Schemas of documents, specs and environments.yaml, and lint rules."""

@@ -1,0 +1,797 @@
+#!/usr/bin/env python3
+"""Generate ci-deployer's JSON Schemas (Draft 2020-12) from Vapi's OpenAPI spec.
+
+Usage::
+
+    python scripts/gen_schemas.py [--spec PATH] [--out DIR]
+
+``--spec`` defaults to ``../shared/reference/vapi-openapi.json`` (relative to the repo root) and
+``--out`` to ``<repo>/schemas``.  The output is committed: the package and its users never need the
+OpenAPI spec.  Output is deterministic (sorted keys, two-space indent, trailing newline), so running
+the script twice changes nothing and a test can compare a fresh run with the committed files.
+
+What it writes::
+
+    schemas/envelope.schema.json          the document envelope (apiVersion, kind, metadata, policies, spec)
+    schemas/environments.schema.json      environments.yaml
+    schemas/document.schema.json          envelope + spec chosen by kind (for editors)
+    schemas/spec/<kind>.schema.json       each kind's create payload
+    schemas/spec/<kind>.update.schema.json  the same for PATCH bodies (top-level ``required`` relaxed)
+    schemas/spec/policy.schema.json       any object (a spec fragment)
+
+Taken literally, Vapi's spec rejects valid payloads (see the reference notes, "schema traps").  The
+conversion below fixes each trap where it happens; every fix names the fact it relies on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_SPEC = REPO.parent / "shared" / "reference" / "vapi-openapi.json"
+
+sys.path.insert(0, str(REPO))  # run from a checkout without installing the package
+
+from ci_deployer.paths import parse_pattern  # noqa: E402
+from ci_deployer.platform.kinds import DOCUMENT_KINDS, KINDS  # noqa: E402
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+COMPONENTS = "#/components/schemas/"
+DEFS = "#/$defs/"
+
+SLUG = "^[a-z0-9][a-z0-9-]{0,39}$"
+UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+# The title marks the widened reference type; the runtime uses it to word its error message.
+REF_TITLE = "ci-deployer reference"
+REF_DEF = "CiDeployerReference"
+
+# Create payload per kind (POST body).  Tool and PhoneNumber are built separately below.
+CREATE_DTO = {
+    "Assistant": "CreateAssistantDTO",
+    "Squad": "CreateSquadDTO",
+    "StructuredOutput": "CreateStructuredOutputDTO",
+    "KnowledgeBase": "CreateKnowledgeBaseV2DTO",
+    "Eval": "CreateEvalDTO",
+}
+# PATCH bodies: the update variant keeps these DTOs' `required` (UpdateSquadDTO requires `members`:
+# every squad PATCH sends the full member list; vapi-api.md "Create/Update shapes").
+UPDATE_DTO = {
+    "Assistant": "UpdateAssistantDTO",
+    "Squad": "UpdateSquadDTO",
+    "StructuredOutput": "UpdateStructuredOutputDTO",
+    "KnowledgeBase": "UpdateKnowledgeBaseV2DTO",
+    "Eval": "UpdateEvalDTO",
+}
+# Routing fields of a bought number, as in Update*PhoneNumberDTO (the number itself is bought outside).
+PHONE_ROUTING_FIELDS = ("name", "assistantId", "squadId", "server")
+E164 = r"^\+[1-9][0-9]{1,14}$"
+
+# Tool DTOs that take a `function` block although the spec omits it (see build_specs).
+FUNCTION_TOOLS = ("CreateApiRequestToolDTO", "CreateTransferCallToolDTO", "CreateEndCallToolDTO")
+
+# Objects whose content is user-written JSON Schema (tool parameters, structured-output schemas).
+# The spec lists a subset of JSON Schema keywords; users legitimately write others (minimum,
+# additionalProperties, items of arrays…), which the LLM understands, so these stay open.
+OPEN_OBJECTS = frozenset({"JsonSchema", "OpenAIFunctionParameters"})
+
+# Properties that may select a `oneOf` branch, in order of preference after the spec's own
+# `discriminator` (model/voice/transcriber by `provider`, tools/destinations by `type`, eval
+# messages by `role`, hooks by `on`).
+DISCRIMINATOR_CANDIDATES = ("type", "provider", "role", "on")
+
+DROP_KEYS = frozenset({"example", "examples", "discriminator", "title", "xml", "externalDocs"})
+
+
+# --------------------------------------------------------------------------- OpenAPI → JSON Schema
+
+
+def fix_pattern(pattern: str, where: str) -> str | None:
+    """Return a Python-``re``-compatible pattern for an OpenAPI ``pattern``, or None to drop it."""
+    # Vapi writes JavaScript regex literals: "/^[a-zA-Z0-9_-]{1,64}$/" (and "/…/u").  Taken
+    # literally, "lookup_invoice" fails; the delimiters and flags are not part of the pattern.
+    m = re.fullmatch(r"/(.*)/([a-z]*)", pattern, re.DOTALL)
+    if m:
+        pattern = m.group(1)
+    # `\p{L}` (any letter, JS `u` flag) is unknown to Python `re`.  `[^\W\d_]` is "a word
+    # character that is neither a digit nor `_`", i.e. a letter, in Python and in JS alike; inside
+    # a class `[\p{L}\d]` becomes `[^\W_]` (letters and digits).
+    pattern = pattern.replace(r"[\p{L}\d]", r"[^\W_]").replace(r"\p{L}", r"[^\W\d_]")
+    # One "pattern" is the bare constant name ORG_ROLE_OR_CUSTOM_ROLE_PATTERN (a spec bug: the
+    # server-side constant's name leaked instead of its value).  A pattern without any regex syntax
+    # that is an upper-case identifier is such a leak: drop it rather than reject every value.
+    if re.fullmatch(r"[A-Z][A-Z0-9_]+", pattern):
+        print(f"note: dropped pattern {pattern!r} at {where} (a constant's name, not a regex)", file=sys.stderr)
+        return None
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        print(f"note: dropped pattern {pattern!r} at {where}: {exc}", file=sys.stderr)
+        return None
+    return pattern
+
+
+def short_description(text: str) -> str:
+    """The first paragraph, at most ~300 characters: enough for an editor's hover, and it keeps the
+    committed files a few hundred KB instead of megabytes (the spec's descriptions run to pages)."""
+    first = text.strip().split("\n\n", 1)[0].strip()
+    if len(first) > 300:
+        first = first[:297].rsplit(" ", 1)[0] + "…"
+    return first
+
+
+class Converter:
+    """Converts ``components.schemas`` entries to Draft 2020-12 with the traps fixed."""
+
+    def __init__(self, components: dict[str, Any]) -> None:
+        self.raw = components
+
+    def branch_name(self, branch: dict[str, Any]) -> str | None:
+        ref = branch.get("$ref")
+        return ref[len(COMPONENTS) :] if isinstance(ref, str) and ref.startswith(COMPONENTS) else None
+
+    def discriminator(self, node: dict[str, Any], names: list[str]) -> str | None:
+        """The property whose enum values pick a branch: present with an enum in every branch."""
+        declared = node.get("discriminator", {}).get("propertyName")
+        for prop in (declared, *DISCRIMINATOR_CANDIDATES):
+            if prop and all("enum" in self.raw[n].get("properties", {}).get(prop, {}) for n in names):
+                return str(prop)
+        return None
+
+    def union(self, node: dict[str, Any], where: str) -> dict[str, Any]:
+        """Replace an OpenAPI ``oneOf``.
+
+        Vapi's ``oneOf`` branches overlap (eval messages: a mock and an evaluation both have
+        ``role: assistant``; squad destinations: TransferDestinationAssistant and
+        HandoffDestinationAssistant both have ``type: assistant``), so a strict ``oneOf`` rejects
+        valid payloads as "valid under each of".  When the branches carry a discriminator the
+        union becomes ``if/then`` per value: only the chosen branch is checked, so an error names
+        that branch's fields (``model.model`` of the openai branch), not 17 providers' failures.
+        Branches sharing a value, and unions without a discriminator, become ``anyOf``.
+        """
+        branches: list[dict[str, Any]] = node["oneOf"]
+        names = [self.branch_name(b) for b in branches]
+        if len(branches) == 1:
+            single: dict[str, Any] = self.convert(branches[0], where)
+            return single
+        if any(n is None for n in names):
+            return {"anyOf": [self.convert(b, f"{where}/anyOf/{i}") for i, b in enumerate(branches)]}
+        refs: list[str] = [n for n in names if n is not None]
+        prop = self.discriminator(node, refs)
+        if prop is None:
+            return {"anyOf": [{"$ref": DEFS + n} for n in refs]}
+        by_value: dict[Any, list[str]] = {}
+        optional: list[str] = []
+        for n in refs:
+            for value in self.raw[n]["properties"][prop]["enum"]:
+                by_value.setdefault(value, []).append(n)
+            if prop not in self.raw[n].get("required", []):
+                optional.append(n)
+        rules: list[dict[str, Any]] = []
+        for value, targets in by_value.items():
+            then: dict[str, Any] = (
+                {"$ref": DEFS + targets[0]} if len(targets) == 1 else {"anyOf": [{"$ref": DEFS + t} for t in targets]}
+            )
+            rules.append({"if": {"properties": {prop: {"const": value}}, "required": [prop]}, "then": then})
+        out: dict[str, Any] = {
+            "type": "object",
+            "properties": {prop: {"enum": list(by_value)}},
+            "allOf": rules,
+        }
+        if optional:
+            # The discriminator may be omitted in these branches (e.g. a BYO SIP trunk credential).
+            branch_refs = [{"$ref": DEFS + n} for n in optional]
+            then_absent = branch_refs[0] if len(branch_refs) == 1 else {"anyOf": branch_refs}
+            rules.append({"if": {"not": {"required": [prop]}}, "then": then_absent})
+        else:
+            out["required"] = [prop]
+        return out
+
+    def convert(self, node: Any, where: str, *, open_object: bool = False) -> Any:
+        """Convert one schema node (recursively)."""
+        if not isinstance(node, dict):
+            return node
+        node = {k: v for k, v in node.items() if k not in DROP_KEYS and not k.startswith("x-")}
+        nullable = node.pop("nullable", False) is True
+        if node.get("type") == "array" and "enum" in node:
+            # NestJS-swagger writes `@IsEnum(…, {each: true})` as an array-level `enum` (e.g.
+            # `serverMessages`); read literally, no array is one of those strings.  It lists the
+            # allowed items.
+            values = node.pop("enum")
+            items = dict(node.get("items") or {})
+            items.setdefault("enum", values)
+            node["items"] = items
+        if "oneOf" in node:
+            union = self.union(node, where)
+            merged: dict[str, Any] = self.convert({k: v for k, v in node.items() if k != "oneOf"}, where)
+            for key, value in union.items():
+                if key in ("allOf", "anyOf") and key in merged:
+                    merged[key] = [*merged[key], *value]
+                elif key == "$ref" and "$ref" in merged:
+                    if merged["$ref"] != value:  # e.g. observabilityPlan: oneOf and allOf name one def
+                        merged["allOf"] = [*merged.get("allOf", []), {"$ref": value}]
+                else:
+                    merged[key] = value
+            return self.nullable(merged) if nullable else merged
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "$ref":
+                name = value[len(COMPONENTS) :] if value.startswith(COMPONENTS) else None
+                if name is None:
+                    raise SystemExit(f"unsupported $ref {value!r} at {where}")
+                out["$ref"] = DEFS + name
+            elif key == "pattern" and isinstance(value, str):
+                fixed = fix_pattern(value, where)
+                if fixed is not None:
+                    out["pattern"] = fixed
+            elif key == "description" and isinstance(value, str):
+                out["description"] = short_description(value)
+            elif key == "properties":
+                out["properties"] = {p: self.convert(s, f"{where}/properties/{p}") for p, s in value.items()}
+            elif key in ("items", "not") or (key == "additionalProperties" and isinstance(value, dict)):
+                out[key] = self.convert(value, f"{where}/{key}")
+            elif key in ("allOf", "anyOf"):
+                out[key] = [self.convert(s, f"{where}/{key}/{i}") for i, s in enumerate(value)]
+            else:
+                out[key] = copy.deepcopy(value)
+        # `allOf: [{$ref}]` is how NestJS-swagger attaches a description to a reference; in 2020-12
+        # a `$ref` may have siblings, and a direct `$ref` keeps error paths short.
+        if len(out.get("allOf", [])) == 1 and set(out["allOf"][0]) == {"$ref"} and "$ref" not in out:
+            out["$ref"] = out.pop("allOf")[0]["$ref"]
+        # Vapi validates bodies with class-validator's `forbidNonWhitelisted`: an unknown property
+        # is a 400 "property X should not exist" (vapi-api.md "Server-managed fields").
+        closable = out.get("type") == "object" and "properties" in out and "additionalProperties" not in out
+        if closable and not open_object:
+            out["additionalProperties"] = False
+        return self.nullable(out) if nullable else out
+
+    @staticmethod
+    def nullable(node: dict[str, Any]) -> dict[str, Any]:
+        """OpenAPI 3.0 ``nullable: true`` → a type union (or ``anyOf`` with null)."""
+        t = node.get("type")
+        if isinstance(t, str) and "$ref" not in node and "allOf" not in node and "anyOf" not in node:
+            node = {**node, "type": [t, "null"]}
+            if "enum" in node and None not in node["enum"]:
+                node["enum"] = [*node["enum"], None]
+            return node
+        description = node.pop("description", None)
+        out: dict[str, Any] = {"anyOf": [node, {"type": "null"}]}
+        if description is not None:
+            out["description"] = description
+        return out
+
+    def convert_def(self, name: str) -> dict[str, Any]:
+        return self.convert(self.raw[name], name, open_object=name in OPEN_OBJECTS)  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------- reference widening
+
+
+def reference_def() -> dict[str, Any]:
+    """A field that holds another resource's id: a slug, a UUID, or ``{ref: kind/slug}``."""
+    return {
+        "title": REF_TITLE,
+        "description": "A slug of the referenced resource (or a UUID), or {ref: kind/slug}.",
+        "anyOf": [
+            {"type": "string", "pattern": f"^(?:[a-z0-9][a-z0-9-]{{0,39}}|{UUID})$"},
+            {
+                "type": "object",
+                "properties": {"ref": {"type": "string", "pattern": "^[A-Za-z][A-Za-z-]*/[a-z0-9][a-z0-9-]{0,39}$"}},
+                "required": ["ref"],
+                "additionalProperties": False,
+            },
+        ],
+    }
+
+
+def _expand(raw: dict[str, Any], node: dict[str, Any], seen: frozenset[str] = frozenset()) -> Iterator[dict[str, Any]]:
+    """Every concrete object schema ``node`` may stand for (through $ref, allOf, oneOf, anyOf)."""
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith(COMPONENTS):
+        name = ref[len(COMPONENTS) :]
+        if name not in seen:
+            yield from _expand(raw, raw[name], seen | {name})
+        return
+    for key in ("allOf", "oneOf", "anyOf"):
+        for branch in node.get(key, []):
+            yield from _expand(raw, branch, seen)
+    yield node
+
+
+def widen_refs(raw: dict[str, Any], root: dict[str, Any], pattern: str) -> int:
+    """Make every field the kinds-table pattern names (from ``root``) accept a reference.
+
+    Returns how many schema nodes were widened (0 means the pattern no longer matches the spec).
+    """
+    steps = parse_pattern(pattern)
+    count = 0
+
+    def walk(node: dict[str, Any], i: int) -> None:
+        nonlocal count
+        step = steps[i]
+        last = i == len(steps) - 1
+        for concrete in _expand(raw, node):
+            if step is None:
+                container, key = concrete, "items"
+                if "items" not in concrete:
+                    continue
+            else:
+                container, key = concrete.get("properties", {}), str(step)
+                if key not in container:
+                    continue
+            target = container[key]
+            if last:
+                if target.get("title") == REF_TITLE or target.get("$ref") == COMPONENTS + REF_DEF:
+                    count += 1
+                    continue
+                widened: dict[str, Any] = {"$ref": COMPONENTS + REF_DEF}
+                if "description" in target:
+                    widened["description"] = target["description"]
+                if target.get("nullable"):
+                    # null detaches: a phone number with `assistantId: null` routes nowhere.
+                    widened = {"anyOf": [widened, {"type": "null"}]}
+                container[key] = widened
+                count += 1
+            else:
+                walk(target, i + 1)
+
+    walk(root, 0)
+    return count
+
+
+# --------------------------------------------------------------------------- reachability
+
+
+def refs_in(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and value.startswith(DEFS):
+                yield value[len(DEFS) :]
+            else:
+                yield from refs_in(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from refs_in(value)
+
+
+def with_defs(root: dict[str, Any], defs: dict[str, Any], *, title: str) -> dict[str, Any]:
+    """``root`` plus only the ``$defs`` it reaches, as a standalone schema document."""
+    reached: set[str] = set()
+    stack = list(refs_in(root))
+    while stack:
+        name = stack.pop()
+        if name in reached:
+            continue
+        reached.add(name)
+        stack.extend(refs_in(defs[name]))
+    doc = {"$schema": DRAFT, "title": title, **root}
+    if reached:
+        doc["$defs"] = {n: defs[n] for n in sorted(reached)}
+    return doc
+
+
+def rebase_refs(node: Any, target: str) -> Any:
+    """Point local ``#/$defs/X`` refs at ``target#/$defs/X``."""
+    if isinstance(node, dict):
+        return {
+            k: (target + v if k == "$ref" and isinstance(v, str) and v.startswith(DEFS) else rebase_refs(v, target))
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [rebase_refs(v, target) for v in node]
+    return node
+
+
+def strip_required(node: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in node.items() if k != "required"}
+
+
+def patch_body(node: dict[str, Any], keep_required: list[str] | None = None) -> dict[str, Any]:
+    """A PATCH body: top-level fields optional and nullable.
+
+    ci-deployer sends a top-level field removed from the config as `null` (DESIGN §5), and Vapi's
+    class-validator `@IsOptional()` treats null like a missing value, so null passes there.
+    """
+    out = strip_required(node)
+    required = [r for r in keep_required or [] if r in out.get("properties", {})]
+    out["properties"] = {
+        name: (prop if name in required else Converter.nullable(copy.deepcopy(prop)))
+        for name, prop in out.get("properties", {}).items()
+    }
+    if required:
+        out["required"] = required
+    return out
+
+
+# --------------------------------------------------------------------------- the kinds' spec schemas
+
+
+def tool_branches(spec: dict[str, Any]) -> list[str]:
+    """The tool create DTOs of ``POST /tool`` (oneOf by ``type``)."""
+    body = spec["paths"]["/tool"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    names = [b["$ref"][len(COMPONENTS) :] for b in body["oneOf"]]
+    # `KnowledgeBaseTool` (type knowledgeBase) is listed by GET but cannot be POSTed: Vapi generates
+    # it for each knowledge base (vapi-api.md "Create/Update shapes").
+    return [n for n in names if n != "CreateKnowledgeBaseToolDTO"]
+
+
+def tool_schema(raw: dict[str, Any], defs: dict[str, Any], names: list[str], *, update: bool) -> dict[str, Any]:
+    """The tool union by ``type``; in update mode each branch has no top-level ``required``."""
+    rules: list[dict[str, Any]] = []
+    values: list[str] = []
+    for name in names:
+        value = raw[name]["properties"]["type"]["enum"][0]
+        values.append(value)
+        then: dict[str, Any] = patch_body(defs[name]) if update else {"$ref": DEFS + name}
+        rules.append({"if": {"properties": {"type": {"const": value}}, "required": ["type"]}, "then": then})
+    root: dict[str, Any] = {
+        "description": "A Vapi tool: the body of POST /tool, chosen by `type`.",
+        "type": "object",
+        "properties": {"type": {"enum": values}},
+        "allOf": rules,
+    }
+    if update:
+        # PATCH bodies carry no `type` (Vapi rejects it; kinds.patch_drop); callers pass the stored
+        # tool's type to pick the branch.  Without it, any branch may match.
+        root["description"] = "A Vapi tool PATCH body (pass the stored `type` to pick the branch)."
+        root["allOf"].append(
+            {"if": {"not": {"required": ["type"]}}, "then": {"anyOf": [patch_body(defs[n]) for n in names]}}
+        )
+    else:
+        root["required"] = ["type"]
+    return root
+
+
+def phone_number_schema(defs: dict[str, Any], *, update: bool) -> dict[str, Any]:
+    """Routing fields of a bought number (UpdateTwilioPhoneNumberDTO's), keyed by its E.164 number."""
+    source = defs["UpdateTwilioPhoneNumberDTO"]["properties"]
+    props: dict[str, Any] = {
+        "number": {
+            "type": "string",
+            "pattern": E164,
+            "description": "The bought number in E.164 form (+14155550123); identifies the live phone number.",
+        },
+    }
+    for field_name in PHONE_ROUTING_FIELDS:
+        props[field_name] = source[field_name]
+    root: dict[str, Any] = {
+        "description": "Routing of a phone number bought outside ci-deployer (Vapi PATCH /phone-number/{id}).",
+        "type": "object",
+        "properties": props,
+        "additionalProperties": False,
+    }
+    return patch_body(root) if update else {**root, "required": ["number"]}
+
+
+def build_specs(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    raw = copy.deepcopy(spec["components"]["schemas"])
+    raw[REF_DEF] = reference_def()
+    tools = tool_branches(spec)
+    # Roots (in raw form) to widen from, per document kind.
+    phone_root = {"properties": {f: raw["UpdateTwilioPhoneNumberDTO"]["properties"][f] for f in PHONE_ROUTING_FIELDS}}
+    roots: dict[str, list[dict[str, Any]]] = {
+        "Tool": [{"$ref": COMPONENTS + n} for n in tools],
+        "PhoneNumber": [phone_root],
+        **{k: [{"$ref": COMPONENTS + v}] for k, v in CREATE_DTO.items()},
+    }
+    for kind_name, kind in KINDS.items():
+        for ref in kind.refs:
+            hits = sum(widen_refs(raw, root, ref.pattern) for root in roots[kind_name])
+            if hits == 0:
+                raise SystemExit(f"kinds.py: {kind_name} reference {ref.pattern!r} matches no field of Vapi's spec")
+    # The phone root's properties were widened in place in the raw routing DTO only through the
+    # shallow dict above: copy them back so the converter sees the widened fields.
+    for f in PHONE_ROUTING_FIELDS:
+        raw["UpdateTwilioPhoneNumberDTO"]["properties"][f] = phone_root["properties"][f]
+
+    # The spec lists `function` (name, description, parameters, strict) only on function, code and
+    # handoff tools, but Vapi accepts it on apiRequest, transferCall and endCall tools too: it
+    # "removes `strict`" from them and ignores `function.parameters` on apiRequest (VapiAI/gitops
+    # docs/learnings/tools.md), and gitops' own transferCall example sets `function.name`.
+    for name in FUNCTION_TOOLS:
+        raw[name]["properties"].setdefault(
+            "function", {"allOf": [{"$ref": COMPONENTS + "OpenAIFunction"}], "description": "The tool's function."}
+        )
+
+    conv = Converter(raw)
+    defs = {name: conv.convert_def(name) for name in raw}
+    defs[REF_DEF] = reference_def()  # already JSON Schema; keep the title marker
+
+    out: dict[str, dict[str, Any]] = {}
+    for kind_name, kind in KINDS.items():
+        stem = kind.schema
+        for update in (False, True):
+            if kind_name == "Tool":
+                root = tool_schema(raw, defs, tools, update=update)
+            elif kind_name == "PhoneNumber":
+                root = phone_number_schema(defs, update=update)
+            else:
+                root = copy.deepcopy(defs[CREATE_DTO[kind_name]])
+                if update:
+                    root = patch_body(root, raw.get(UPDATE_DTO[kind_name], {}).get("required", []))
+            if update:
+                # The PATCH variant shares the create file's $defs (relative refs, offline) instead of
+                # repeating a megabyte of them.
+                create = out[f"spec/{stem}.schema.json"]
+                missing = set(refs_in(root)) - set(create.get("$defs", {}))
+                if missing:
+                    raise SystemExit(
+                        f"{kind_name} update schema reaches defs the create schema lacks: {sorted(missing)}"
+                    )
+                doc = {
+                    "$schema": DRAFT,
+                    "title": f"{kind_name} spec (PATCH body)",
+                    **rebase_refs(root, f"{stem}.schema.json"),
+                }
+                out[f"spec/{stem}.update.schema.json"] = doc
+            else:
+                out[f"spec/{stem}.schema.json"] = with_defs(root, defs, title=f"{kind_name} spec (create payload)")
+    out["spec/policy.schema.json"] = {
+        "$schema": DRAFT,
+        "title": "Policy spec (a fragment merged into documents' spec)",
+        "type": "object",
+    }
+    return out
+
+
+# --------------------------------------------------------------------------- ci-deployer's own files
+
+
+def slug(description: str) -> dict[str, Any]:
+    return {"type": "string", "pattern": SLUG, "maxLength": 40, "description": description}
+
+
+def envelope_schema() -> dict[str, Any]:
+    return {
+        "$schema": DRAFT,
+        "title": "ci-deployer document envelope",
+        "type": "object",
+        "properties": {
+            "apiVersion": {"const": "ci-deployer/v1"},
+            "kind": {"enum": list(DOCUMENT_KINDS)},
+            "metadata": {
+                "type": "object",
+                "properties": {
+                    "name": slug("The slug: unique per kind, [a-z0-9-], at most 40 characters."),
+                    "previousNames": {
+                        "type": "array",
+                        "items": slug("A former slug: renaming keeps the live resource."),
+                        "uniqueItems": True,
+                    },
+                    "description": {"type": "string"},
+                    "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "environments": {
+                        "type": "array",
+                        "items": {"type": "string", "minLength": 1},
+                        "uniqueItems": True,
+                        "description": "The environments this resource exists in (default: all).",
+                    },
+                },
+                "required": ["name"],
+                "additionalProperties": False,
+            },
+            "policies": {
+                "type": "array",
+                "items": slug("A Policy document's slug, merged into spec in the listed order."),
+            },
+            "spec": {"type": "object"},
+        },
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "additionalProperties": False,
+    }
+
+
+def document_schema() -> dict[str, Any]:
+    """Envelope plus spec chosen by kind, through relative $refs (offline, for editors)."""
+    rules = []
+    for name in DOCUMENT_KINDS:
+        stem = KINDS[name].schema if name in KINDS else "policy"
+        rules.append(
+            {
+                "if": {"properties": {"kind": {"const": name}}, "required": ["kind"]},
+                "then": {"properties": {"spec": {"$ref": f"spec/{stem}.schema.json"}}},
+            }
+        )
+    return {
+        "$schema": DRAFT,
+        "title": "ci-deployer document",
+        "description": (
+            "Start a document with `# yaml-language-server: $schema=<path to>/schemas/document.schema.json`."
+        ),
+        "$ref": "envelope.schema.json",
+        "allOf": rules,
+    }
+
+
+def environments_schema() -> dict[str, Any]:
+    time_of_day = {
+        "type": "string",
+        "pattern": "^(?:[01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$",
+        "description": 'HH:MM, quoted ("09:00"): unquoted YAML reads 09:00 as a number.',
+    }
+    date = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$", "description": "YYYY-MM-DD"}
+    params = {"type": "object", "description": "Values for ${{ params.* }} templates."}
+    protection = {
+        "type": "object",
+        "properties": {
+            "requiredApprovals": {"type": "integer", "minimum": 0},
+            "reviewers": {
+                "type": "array",
+                "items": {"type": "string", "pattern": "^@?[A-Za-z0-9][A-Za-z0-9-]*(?:/[A-Za-z0-9._-]+)?$"},
+                "description": "GitHub logins, or @org/team slugs.",
+            },
+            "changeWindows": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "days": {
+                            "type": "array",
+                            "items": {"enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
+                            "minItems": 1,
+                            "uniqueItems": True,
+                        },
+                        "start": time_of_day,
+                        "end": time_of_day,
+                        "timezone": {
+                            "type": "string",
+                            "minLength": 1,
+                            "description": "IANA name, e.g. America/New_York",
+                        },
+                    },
+                    "required": ["days", "start", "end", "timezone"],
+                    "additionalProperties": False,
+                },
+            },
+            "freezes": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"from": date, "to": date, "reason": {"type": "string"}},
+                    "required": ["from", "to"],
+                    "additionalProperties": False,
+                },
+            },
+            "ticket": {
+                "type": "object",
+                "properties": {
+                    "pattern": {"type": "string", "minLength": 1, "description": "A regex a ticket id must match."},
+                    "url": {"type": "string", "description": "Link template; {ticket} is replaced by the id."},
+                },
+                "required": ["pattern"],
+                "additionalProperties": False,
+            },
+            "planAgainst": {"enum": ["live", "snapshot"]},
+            "monitoring": {"type": "array"},
+        },
+        "additionalProperties": False,
+    }
+    environment = {
+        "type": "object",
+        "properties": {
+            "org": {"type": "string", "minLength": 1},
+            "api": {
+                "type": "object",
+                "properties": {
+                    "url": {
+                        "anyOf": [{"const": "embedded"}, {"type": "string", "pattern": "^https?://[^\\s]+$"}],
+                        "description": '"embedded" (an in-process emulator org) or the API base URL.',
+                    },
+                    "token": {"type": "string", "description": "secrets://NAME — never the literal key."},
+                },
+                "required": ["url"],
+                "additionalProperties": False,
+            },
+            "params": params,
+            "credentials": {
+                "type": "object",
+                "propertyNames": {"pattern": SLUG},
+                "additionalProperties": {"type": "string"},
+                "description": "Credential ids of this env's org, by slug.",
+            },
+            "promotesFrom": {"type": "string"},
+            "ignore": {"type": "array", "items": {"type": "string"}},
+            "drift": {"enum": ["warn", "fail"]},
+            "allowDeletes": {"type": "boolean"},
+            "planAgainst": {"enum": ["live", "snapshot"]},
+            "protection": protection,
+        },
+        "required": ["org"],
+        "additionalProperties": False,
+    }
+    return {
+        "$schema": DRAFT,
+        "title": "ci-deployer environments.yaml",
+        "type": "object",
+        "properties": {
+            "apiVersion": {"const": "ci-deployer/v1"},
+            "defaults": {
+                "type": "object",
+                "properties": {"params": params},
+                "additionalProperties": False,
+            },
+            "environments": {
+                "type": "object",
+                "propertyNames": {"pattern": "^[A-Za-z0-9][A-Za-z0-9_-]*$"},
+                "additionalProperties": {"$ref": "#/$defs/Environment"},
+                "minProperties": 1,
+            },
+        },
+        "required": ["apiVersion", "environments"],
+        "additionalProperties": False,
+        "$defs": {"Environment": environment},
+    }
+
+
+# --------------------------------------------------------------------------- main
+
+
+def generate(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """All schema files, by path relative to ``schemas/``."""
+    files = build_specs(spec)
+    files["envelope.schema.json"] = envelope_schema()
+    files["environments.schema.json"] = environments_schema()
+    files["document.schema.json"] = document_schema()
+    return files
+
+
+def dump(doc: dict[str, Any]) -> str:
+    """Stable text: sorted keys, indented, except each ``$defs`` entry sits compact on one line.
+
+    Indenting Vapi's deeply nested defs doubles the files (1.1 MB for the assistant); one line per
+    def keeps them near 600 KB and a regenerated spec still diffs def by def.
+    """
+
+    def dumps(value: Any, indent: int | None) -> str:
+        return json.dumps(value, indent=indent, sort_keys=True, ensure_ascii=False)
+
+    parts = []
+    for key in sorted(doc):
+        if key == "$defs":
+            defs = doc[key]
+            body = ",\n".join(f"    {dumps(name, None)}: {dumps(defs[name], None)}" for name in sorted(defs))
+            parts.append(f'  "$defs": {{\n{body}\n  }}')
+        else:
+            parts.append(f"  {dumps(key, None)}: " + dumps(doc[key], 2).replace("\n", "\n  "))
+    return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
+def write(files: dict[str, dict[str, Any]], out: Path) -> list[Path]:
+    """Write the files that changed; returns the paths written."""
+    written = []
+    for rel, doc in sorted(files.items()):
+        path = out / rel
+        text = dump(doc)
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="Vapi's OpenAPI spec (JSON)")
+    parser.add_argument("--out", type=Path, default=REPO / "schemas", help="output folder")
+    args = parser.parse_args(argv)
+    if not args.spec.is_file():
+        print(f"error: {args.spec}: no such file; pass --spec PATH to Vapi's openapi.json", file=sys.stderr)
+        return 1
+    spec = json.loads(args.spec.read_text(encoding="utf-8"))
+    written = write(generate(spec), args.out)
+    for path in written:
+        print(f"wrote {path}")
+    if not written:
+        print("schemas are up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
