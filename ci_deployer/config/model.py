@@ -37,6 +37,7 @@ class Freeze:
     start: str  # ISO date (inclusive), `from:` in YAML
     end: str  # ISO date (inclusive), `to:` in YAML
     reason: str = ""
+    timezone: str | None = None  # IANA name the dates are in; None: UTC (used by gates/windows.py)
 
 
 @dataclass

@@ -1,0 +1,229 @@
+"""Rendering the documents of one environment into :class:`RenderedResource` values.
+
+For each document that applies to the environment (``metadata.environments``), Policy documents
+aside:
+
+1. includes are resolved, relative to the file that holds them (a policy's includes are relative
+   to the policy), and templates are rendered in each source, so errors point at the right file;
+2. the policies (in the listed order) and then the document are merged (DESIGN §2: maps merge
+   recursively, lists and scalars are replaced).  Rendering before merging gives the same result
+   as merging first, except that a broken template in a value the document overrides still fails;
+3. ``{ref: kind/slug}`` maps are replaced by their slug, included values unwrapped, reference fields
+   of the kinds table and ``secrets://`` placeholders collected.
+
+A document that failed any step is left out; its findings say why.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from ci_deployer.config._util import Verbatim, deep_merge, did_you_mean, finding, unwrap
+from ci_deployer.config.includes import IncludeResolver
+from ci_deployer.config.model import ConfigRepo, Document, Environment, RenderedResource, SecretRef
+from ci_deployer.config.refs import replace_generic_refs, table_refs
+from ci_deployer.config.secrets import find_placeholders
+from ci_deployer.config.templates import TemplateEngine, TemplateProblem, needs_render
+from ci_deployer.errors import ConfigError
+from ci_deployer.findings import Finding, has_errors
+from ci_deployer.paths import Path
+from ci_deployer.platform.kinds import POLICY
+
+
+@functools.cache
+def _engine() -> TemplateEngine:
+    # One sandbox per process: compiled templates are cached across environments and calls.
+    return TemplateEngine()
+
+
+def _environment(repo: ConfigRepo, env: str) -> Environment:
+    environment = repo.environments.get(env)
+    if environment is None:
+        known = ", ".join(repo.environments) or "none"
+        raise ConfigError(
+            f"unknown environment {env!r}{did_you_mean(env, repo.environments)}",
+            path="environments.yaml",
+            hint=f"environments.yaml defines: {known}",
+        )
+    return environment
+
+
+def template_context(environment: Environment) -> dict[str, Any]:
+    """What templates see: ``env.name``, ``env.org`` and ``params`` (defaults merged)."""
+    return {"env": {"name": environment.name, "org": environment.org}, "params": environment.params}
+
+
+def render_env(repo: ConfigRepo, env: str) -> tuple[list[RenderedResource], list[Finding]]:
+    """Render every document of ``env`` (policies merged, includes resolved, templates rendered).
+
+    Raises :class:`ConfigError` only for an unknown environment name; problems in documents are
+    findings, and a document that failed is left out of the list.
+    """
+    environment = _environment(repo, env)
+    context = template_context(environment)
+    includes = IncludeResolver(repo.root)
+    engine = _engine()
+    policies: dict[str, Document] = {}
+    for doc in repo.documents_of(POLICY):
+        policies.setdefault(doc.slug, doc)
+    prepared_policies: dict[str, Any] = {}
+    findings: list[Finding] = []
+    out: list[RenderedResource] = []
+    for doc in repo.documents:
+        if doc.kind == POLICY or not doc.applies_to(env):
+            continue
+        parts: list[Any] = []
+        failed = False
+        for i, name in enumerate(doc.policies):
+            policy = policies.get(name)
+            if policy is None:
+                continue  # reported by the loader (E-POLICY-UNKNOWN)
+            if name not in prepared_policies:
+                spec, problems = _prepare(policy, includes, engine, context)
+                findings.extend(problems)
+                prepared_policies[name] = None if has_errors(problems) else spec
+            if prepared_policies[name] is None:
+                pos = doc.position(("policies", i))
+                findings.append(
+                    finding(
+                        doc.file,
+                        (pos.line, pos.column),
+                        "E-POLICY-BROKEN",
+                        f"policy {name!r} could not be rendered for {env}, so this document is skipped",
+                        f"fix the findings reported for {policies[name].file}",
+                        path=("policies", i),
+                    )
+                )
+                failed = True
+            else:
+                parts.append(prepared_policies[name])
+        spec, problems = _prepare(doc, includes, engine, context)
+        findings.extend(problems)
+        if failed or has_errors(problems):
+            continue
+        resource, problems = _finish(doc, parts, spec)
+        findings.extend(problems)
+        if resource is not None:
+            out.append(resource)
+    return out, findings
+
+
+def logical_specs(repo: ConfigRepo, env: str) -> dict[str, dict[str, Any]]:
+    """``"Kind/slug"`` → spec with policies merged and includes resolved, templates *not* rendered.
+
+    Credentials and secret placeholders are left as written: this is what the promotion hash
+    compares (prod must carry what uat applied, whatever the per-environment params).  Documents
+    whose includes fail are left out (``render_env`` reports them).
+    """
+    _environment(repo, env)
+    includes = IncludeResolver(repo.root)
+    policies: dict[str, Any] = {}
+    for doc in repo.documents_of(POLICY):
+        if doc.slug not in policies:
+            spec, problems = includes.resolve(doc)
+            policies[doc.slug] = None if has_errors(problems) else spec
+    out: dict[str, dict[str, Any]] = {}
+    for doc in repo.documents:
+        if doc.kind == POLICY or not doc.applies_to(env):
+            continue
+        spec, problems = includes.resolve(doc)
+        parts = [policies.get(name) for name in doc.policies if name in policies]
+        if has_errors(problems) or any(p is None for p in parts):
+            continue
+        merged = _merge([*parts, spec])
+        out[doc.key] = unwrap(merged)
+    return out
+
+
+def _merge(parts: list[Any]) -> Any:
+    if len(parts) == 1:
+        return parts[0]
+    merged: Any = {}
+    for part in parts:
+        merged = deep_merge(merged, part)
+    return merged
+
+
+def _prepare(
+    doc: Document, includes: IncludeResolver, engine: TemplateEngine, context: dict[str, Any]
+) -> tuple[Any, list[Finding]]:
+    spec, findings = includes.resolve(doc)
+
+    def walk(node: Any, path: Path) -> Any:
+        if isinstance(node, str):
+            if not needs_render(node):
+                return node
+            try:
+                return engine.render(node, context)
+            except TemplateProblem as problem:
+                pos = doc.position(("spec", *path))
+                findings.append(
+                    finding(
+                        doc.file,
+                        (pos.line, pos.column),
+                        problem.code,
+                        problem.message,
+                        problem.hint,
+                        path=("spec", *path),
+                    )
+                )
+                return node
+        if isinstance(node, dict):
+            return {k: walk(v, (*path, k)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, (*path, i)) for i, v in enumerate(node)]
+        return node  # scalars and Verbatim (included text is not templated)
+
+    return walk(spec, ()), findings
+
+
+def _finish(doc: Document, parts: list[Any], spec: Any) -> tuple[RenderedResource | None, list[Finding]]:
+    merged = _merge([*parts, spec])
+    replaced, refs, ref_problems = replace_generic_refs(merged)
+    findings: list[Finding] = []
+    for problem in ref_problems:
+        pos = doc.position(("spec", *problem.path))
+        findings.append(
+            finding(
+                doc.file,
+                (pos.line, pos.column),
+                "E-REF-FORMAT",
+                problem.message,
+                problem.hint,
+                path=("spec", *problem.path),
+            )
+        )
+    if findings:
+        return None, findings
+    final = unwrap(replaced)
+    if not isinstance(final, dict):  # the loader guarantees a map; kept for hand-built repos
+        return None, findings
+    refs.extend(table_refs(doc.kind, final, {r.path for r in refs}))
+    return (
+        RenderedResource(
+            kind=doc.kind, slug=doc.slug, spec=final, document=doc, refs=refs, secrets=collect_secrets(final)
+        ),
+        findings,
+    )
+
+
+def collect_secrets(spec: Any) -> list[SecretRef]:
+    """Every ``secrets://REF`` in ``spec`` (whole values and tokens inside strings), in order."""
+    out: list[SecretRef] = []
+
+    def walk(node: Any, path: Path) -> None:
+        if isinstance(node, str):
+            for ref, start, end in find_placeholders(node):
+                out.append(SecretRef(path, ref, whole=start == 0 and end == len(node)))
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, (*path, key))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, (*path, i))
+        elif isinstance(node, Verbatim):
+            walk(node.value, path)
+
+    walk(spec, ())
+    return out
