@@ -1,21 +1,119 @@
-"""`ci-deployer emulator` (not built yet: see the README's status section)."""
+"""`ci-deployer emulator serve`: the Vapi-compatible emulator over HTTP until Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
 
-from ci_deployer.commands import _common
+from ci_deployer import redact
 from ci_deployer.errors import DeployerError
+
+DEFAULT_ORG = ("default", "dev-token")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    _common.add_config(parser)
-    _common.add_env(parser, required=False)
-    _common.add_format(parser)
+    sub = parser.add_subparsers(dest="emulator_command", metavar="SUBCOMMAND")
+    serve = sub.add_parser("serve", help="serve the emulator over HTTP", description="serve the emulator over HTTP")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
+    serve.add_argument("--port", type=int, default=8787, help="port to listen on (default: 8787; 0 picks a free one)")
+    serve.add_argument(
+        "--data", type=Path, default=None, metavar="DIR", help="keep orgs and resources in DIR (default: memory only)"
+    )
+    serve.add_argument(
+        "--org",
+        action="append",
+        default=[],
+        metavar="NAME=TOKEN",
+        help="an org reachable with bearer TOKEN; repeatable (default: org 'default' with token 'dev-token')",
+    )
+    serve.add_argument("--latency-ms", type=float, default=0, metavar="N", help="added latency per request")
+    serve.add_argument("--fail-rate", type=float, default=0, metavar="F", help="share of requests answered 5xx (0..1)")
+    serve.add_argument("--throttle-rate", type=float, default=0, metavar="F", help="share answered 429 (0..1)")
+    serve.add_argument(
+        "--retry-after", type=float, default=None, metavar="SECONDS", help="Retry-After header on injected 429s"
+    )
+    serve.add_argument(
+        "--drop-rate", type=float, default=0, metavar="F", help="share whose response is lost after the write (0..1)"
+    )
+    serve.add_argument("--reset-rate", type=float, default=0, metavar="F", help="share of connections reset (0..1)")
+    serve.add_argument("--seed", type=int, default=None, help="seed for the fault RNG (reproducible runs)")
+
+
+def _orgs(specs: list[str]) -> list[tuple[str, str]]:
+    out = []
+    for spec in specs:
+        name, sep, token = spec.partition("=")
+        if not sep or not name or not token:
+            raise DeployerError(
+                "--org takes NAME=TOKEN (got a value without '=' or with an empty part)",
+                hint="e.g. --org acme-dev=my-local-token",
+            )
+        redact.register(token)
+        out.append((name, token))
+    return out
+
+
+def _rate(name: str, value: float) -> float:
+    if not 0 <= value <= 1:
+        raise DeployerError(f"--{name} must be between 0 and 1 (got {value})", hint="0.1 means one request in ten")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
-    raise DeployerError(
-        "`ci-deployer emulator` is not available in this version yet",
-        hint="see the README's status section for what this version can do",
+    """Serve the emulator until interrupted; returns 0 on a clean stop."""
+    if getattr(args, "emulator_command", None) != "serve":
+        raise DeployerError("`ci-deployer emulator` needs a subcommand", hint="run `ci-deployer emulator serve`")
+    from ci_deployer.emulator import Emulator, Faults, serve
+
+    faults = Faults(
+        latency_ms=max(args.latency_ms, 0),
+        fail_rate=_rate("fail-rate", args.fail_rate),
+        throttle_rate=_rate("throttle-rate", args.throttle_rate),
+        retry_after=args.retry_after,
+        drop_rate=_rate("drop-rate", args.drop_rate),
+        reset_rate=_rate("reset-rate", args.reset_rate),
+        seed=args.seed,
     )
+    orgs = _orgs(args.org)
+    emulator = Emulator(args.data, faults=faults)
+    if not orgs:
+        orgs = [DEFAULT_ORG]
+        print(f"no --org given: created org '{DEFAULT_ORG[0]}' with token '{DEFAULT_ORG[1]}' (local use only)")
+    for name, token in orgs:
+        try:
+            emulator.add_org(name, token)
+        except ValueError as exc:
+            raise DeployerError(f"--org {name}=…: {exc}", hint="give each org a distinct NAME and TOKEN") from None
+    try:
+        handle = serve(emulator, args.host, args.port)
+    except OSError as exc:
+        raise DeployerError(
+            f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+            hint="pick another port with --port (0 picks a free one)",
+        ) from None
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        print(f"Vapi emulator listening on {handle.url}")
+        for name, _token in orgs:
+            print(f"  org {name} (orgId {emulator.org_id(name)})")
+        print(f"  storage: {args.data if args.data is not None else 'memory (lost on exit)'}")
+        print("Press Ctrl-C to stop.")
+        sys.stdout.flush()
+        while not stop.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        handle.stop()
+    print("emulator stopped")
+    return 0

@@ -1,0 +1,35 @@
+"""A Vapi-compatible API for tests, the embedded default and ``ci-deployer emulator serve``.
+
+It answers like Vapi (facts from Vapi's OpenAPI spec and VapiAI/gitops; see the README):
+
+- bare-array lists, newest first, with ``limit`` (default 100, max 1000) and ``createdAt*`` /
+  ``updatedAt*`` filters for /assistant, /squad, /tool, /phone-number, /file, /v2/knowledge-base;
+  ``{results, metadata}`` pages (``page``, ``sortOrder``) for /structured-output, /eval, /eval/run, /chat;
+- POST 201; PATCH merges the top level only and ``null`` unsets a field; DELETE 200 with the object;
+- NestJS-style 400 bodies from the shared schemas (:func:`ci_deployer.validate.schemas.validate_spec`),
+  and reference fields must hold ids of the same org; 404 for unknown and foreign ids; 401 for a
+  missing or unknown bearer token (each token reaches one org);
+- a generated ``knowledgeBase`` search tool per knowledge base; BYO phone numbers only;
+- server defaults on create (:data:`ci_deployer.emulator.rules.SERVER_DEFAULTS`);
+- a deterministic scripted responder for /chat and /eval/run (:mod:`ci_deployer.emulator.responder`);
+- switchable faults (:class:`Faults`) and a request log (:class:`LoggedRequest`).
+
+Documented approximations: deleting a tool referenced by any assistant (``model.toolIds`` /
+``toolRefs``), or an assistant referenced by a squad member, answers 409 ``version_pinned`` (Vapi
+does so for version pins, which are not public API); the generated KB tool is named
+``search_<base name>``; bare-array lists accept the timestamp filters on /v2/knowledge-base too.
+
+Front ends: :meth:`Emulator.transport` (in-process httpx transport), :meth:`Emulator.wsgi_app`,
+:func:`serve` (HTTP/1.1 keep-alive on a background thread) and :func:`embedded_transport`
+(``api: {url: embedded}``).
+"""
+
+from __future__ import annotations
+
+from ci_deployer.emulator.app import Emulator, LoggedRequest
+from ci_deployer.emulator.faults import Faults
+from ci_deployer.emulator.rules import SERVER_DEFAULTS
+from ci_deployer.emulator.server import ServerHandle, serve
+from ci_deployer.emulator.transport import embedded_transport
+
+__all__ = ["SERVER_DEFAULTS", "Emulator", "Faults", "LoggedRequest", "ServerHandle", "embedded_transport", "serve"]

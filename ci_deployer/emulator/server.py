@@ -1,0 +1,149 @@
+"""The emulator over HTTP: a threaded HTTP/1.1 server with keep-alive, started in the background."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import struct
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ci_deployer.emulator.app import Emulator, Outcome
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # the engine benchmark opens 16+ connections at once
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def close_connections(self) -> None:
+        """Wake every handler blocked on a keep-alive connection so that its thread ends."""
+        with self.connections_lock:
+            connections = list(self.connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: a pooled httpx client reuses connections
+    server: _Server
+    timeout = 120  # an idle keep-alive connection is closed after two minutes
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in one write, but small answers would still wait on Nagle's
+        # algorithm against the client's delayed ACK (~40 ms per request on Linux).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: the emulator keeps its own request log."""
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _serve(self) -> None:
+        body = self._read_body()
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        try:
+            outcome = self.server.emulator.handle(self.command, self.path, headers, body)
+        except Exception as exc:  # a bug in the emulator: answer 500 rather than hang the client
+            payload = json.dumps({"message": f"emulator error: {type(exc).__name__}: {exc}", "statusCode": 500})
+            data = payload.encode()
+            from ci_deployer.emulator.app import Outcome
+
+            outcome = Outcome(500, data, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        if outcome.action == "reset":
+            # SO_LINGER 0: closing sends RST instead of FIN, i.e. "connection reset by peer".
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            return
+        if outcome.action == "drop":
+            self.close_connection = True  # the write is committed; the client never hears back
+            return
+        self._write(outcome)
+
+    def _write(self, outcome: Outcome) -> None:
+        try:
+            phrase = HTTPStatus(outcome.status).phrase
+        except ValueError:
+            phrase = "Unknown"
+        lines = [f"HTTP/1.1 {outcome.status} {phrase}"]
+        lines += [f"{name}: {value}" for name, value in outcome.headers]
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.wfile.write(head + outcome.body)
+
+    do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _serve
+
+
+class ServerHandle:
+    """A running emulator server: ``url``, ``stop()``; a context manager that stops on exit."""
+
+    def __init__(self, server: _Server, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+        host, port = server.server_address[:2]
+        self.host = str(host)
+        self.port = int(port)
+        self.url = f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        """Stop accepting, close open connections and release the port."""
+        self._server.shutdown()
+        self._server.close_connections()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> ServerHandle:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def serve(emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> ServerHandle:
+    """Serve ``emulator`` over HTTP on a background thread; returns once the port is listening.
+
+    ``port=0`` picks a free port (see ``ServerHandle.url``).
+    """
+    server = _Server((host, port), emulator)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="ci-deployer-emulator", daemon=True
+    )
+    thread.start()
+    return ServerHandle(server, thread)
