@@ -1,0 +1,586 @@
+"""Apply: carry out a plan against the org, in dependency order, idempotently.
+
+- Order: levels from the reference graph (:mod:`ci_deployer.engine.graph`); a level runs
+  concurrently through ``client.map`` (bounded, backing off on 429); reference cycles are created
+  without the cyclic fields and patched afterwards; deletes run last, kinds in reverse order (a
+  squad before its assistants, an assistant before its tools: Vapi answers 409 for a delete of a
+  resource still referenced).
+- Idempotent: a create whose answer was lost is looked up (label, name, or identical payload)
+  before it is retried, so a rerun converges with no duplicate.
+- Every assistant written carries ``metadata.ciDeployer`` labels (slug, env, app, owner, sha,
+  hash); the labels are not part of any diff or hash.
+- Failure midway: what was written is recorded in a partial snapshot (the env's state), and the
+  error says what was and was not applied.
+"""
+
+from __future__ import annotations
+
+import builtins
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from ci_deployer import redact
+from ci_deployer.config.model import Environment
+from ci_deployer.config.secrets import SecretResolver, substitute
+from ci_deployer.engine import graph
+from ci_deployer.engine.auditlog import current_operation
+from ci_deployer.engine.canonical import (
+    LABELS_KEY,
+    content_hash,
+    drop_mirrored,
+    ids_to_refs,
+    ref_token,
+    refs_to_ids,
+    sort_keys,
+    strip_server_fields,
+)
+from ci_deployer.engine.identity import label_of
+from ci_deployer.engine.model import display_name
+from ci_deployer.engine.plan import Change, PlanContext, kind_order
+from ci_deployer.engine.snapshot import Snapshot, SnapshotRecord
+from ci_deployer.errors import ApiError, DeployerError, TransportError
+from ci_deployer.paths import Path, format_path
+from ci_deployer.platform.kinds import GENERATED_TOOL_TYPES, KINDS
+
+Progress = Callable[[str], None]
+PreWriteCheck = Callable[[Environment, Any], None]
+
+
+class PlatformClient(Protocol):
+    """What apply needs from :class:`ci_deployer.platform.client.VapiClient`."""
+
+    def list(self, kind: str) -> list[dict[str, Any]]: ...
+
+    def create(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]: ...
+
+    def update(self, kind: str, resource_id: str, payload: dict[str, Any]) -> dict[str, Any]: ...
+
+    def delete(self, kind: str, resource_id: str) -> Any: ...
+
+    def map(self, fn: Callable[[Any], Any], items: builtins.list[Any]) -> builtins.list[Any]: ...
+
+
+class ApplyFailed(DeployerError):
+    """Some writes failed; the partial snapshot records what was applied."""
+
+    failure_reason = "api-error"
+
+
+class DeletesRefused(DeployerError):
+    """The plan deletes resources and the env does not allow deletes."""
+
+    failure_reason = "deletes-not-allowed"
+
+
+@dataclass
+class OpResult:
+    """The outcome of one write."""
+
+    action: str
+    kind: str
+    slug: str
+    id: str | None = None
+    status: str = "pending"  # ok | failed | skipped | pending
+    error: str | None = None
+    duration_ms: float = 0.0
+    recovered: bool = False  # a lost create found again instead of created twice
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}/{self.slug}"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "action": self.action,
+            "kind": self.kind,
+            "slug": self.slug,
+            "id": self.id,
+            "status": self.status,
+            "durationMs": round(self.duration_ms, 1),
+        }
+        if self.error:
+            out["error"] = redact.redact(self.error)
+        if self.recovered:
+            out["recovered"] = True
+        return out
+
+
+@dataclass
+class ApplyResult:
+    """What an apply did: one :class:`OpResult` per write, and the snapshot it left."""
+
+    env: str
+    plan_hash: str
+    results: list[OpResult]
+    snapshot: Snapshot
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.status == "ok" for r in self.results)
+
+    def counts(self) -> dict[str, int]:
+        out = {"ok": 0, "failed": 0, "skipped": 0, "pending": 0}
+        for r in self.results:
+            out[r.status] = out.get(r.status, 0) + 1
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "formatVersion": 1,
+            "kind": "apply",
+            "ok": self.ok,
+            "env": self.env,
+            "planHash": self.plan_hash,
+            "counts": self.counts(),
+            "results": [r.to_dict() for r in self.results],
+            "complete": self.snapshot.complete,
+            "warnings": self.warnings,
+        }
+
+
+SYMBOLS = {"create": "+", "update": "~", "delete": "-", "rename": ">", "adopt": "<", "patch": "~"}
+
+
+class Applier:
+    """Executes the writes of one plan context (one instance per apply)."""
+
+    def __init__(
+        self,
+        ctx: PlanContext,
+        client: PlatformClient,
+        resolver: SecretResolver,
+        *,
+        sha: str | None,
+        run: str | None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.client = client
+        self.resolver = resolver
+        self.sha = sha
+        self.run = run
+        self.progress = progress
+        self.env = ctx.environment.name
+        self.ids: dict[str, str] = dict(ctx.ids)  # ref token → id; grows as creates land
+        self.responses: dict[str, dict[str, Any]] = {}  # key → raw response of the last write
+        self.deleted: set[str] = set()
+        self._lock = threading.Lock()
+        self._kb_tools: dict[str, str] | None = None
+
+    # --- payloads ---------------------------------------------------------------------------------
+
+    def _resolve_token(self, kind: str, slug: str) -> str:
+        token = ref_token(kind, slug)
+        with self._lock:
+            found = self.ids.get(token)
+        if found is not None:
+            return found
+        if kind == "KnowledgeBase":
+            tool = self._kb_tool_id(slug)
+            if tool is not None:
+                return tool
+        raise DeployerError(
+            f"{token.removeprefix('ref:')} has no id in {self.env} yet (it was not created)",
+            hint="fix the failure reported for it above, then apply again",
+        )
+
+    def _kb_tool_id(self, slug: str) -> str | None:
+        # Vapi generates one search tool per knowledge base; a fresh base's tool is found by listing.
+        kb_id = self.ids.get(ref_token("KnowledgeBase", slug))
+        if kb_id is None:
+            return None
+        if self._kb_tools is None:
+            self._kb_tools = {
+                str(t.get("knowledgeBaseId")): str(t["id"])
+                for t in self.client.list("Tool")
+                if t.get("type") in GENERATED_TOOL_TYPES
+            }
+        return self._kb_tools.get(kb_id)
+
+    def labels(self, key: str) -> dict[str, Any]:
+        res = self.ctx.desired[key]
+        return {
+            "slug": res.slug,
+            "env": self.env,
+            "app": res.labels.get("app"),
+            "owner": res.labels.get("owner"),
+            "sha": self.sha,
+            "hash": content_hash(self.ctx.desired_canonical[key]),
+        }
+
+    def payload(self, key: str, keys: list[str] | None, *, drop: list[Path] | None = None) -> dict[str, Any]:
+        """The body to send: ids for ref tokens, secret values for placeholders, labels added."""
+        res = self.ctx.desired[key]
+        spec = res.spec if drop is None else graph.without_paths(res.spec, drop)
+        body = {k: v for k, v in spec.items() if keys is None or k in keys}
+        kind = KINDS[res.kind]
+        if keys is not None:
+            for always in kind.patch_always:
+                if always in spec:
+                    body[always] = spec[always]
+            for dropped in kind.patch_drop:
+                body.pop(dropped, None)
+        if kind.labels:
+            metadata = dict(spec.get("metadata") or {})
+            metadata[LABELS_KEY] = self.labels(key)
+            body["metadata"] = metadata
+        body = refs_to_ids(body, self._resolve_token)
+        resolved: dict[str, Any] = substitute(body, self.resolver)
+        return resolved
+
+    # --- one write ---------------------------------------------------------------------------------
+
+    def _say(self, result: OpResult, note: str = "") -> None:
+        if self.progress is None:
+            return
+        symbol = SYMBOLS.get(result.action, "*")
+        outcome = result.status if result.status != "failed" else f"FAILED: {result.error}"
+        extra = f" {note}" if note else ""
+        self.progress(
+            redact.redact(f"{symbol} {result.action} {result.key} … {outcome}{extra} ({result.duration_ms:.0f} ms)")
+        )
+
+    def _run(self, result: OpResult, fn: Callable[[], dict[str, Any] | None]) -> OpResult:
+        op_key = f"{self.run or 'run'}:{result.action}:{result.key}"
+        token = current_operation.set((op_key, f"{result.action} {result.key}"))
+        started = time.perf_counter()
+        try:
+            response = fn()
+            if response is not None and response.get("id") is not None:
+                result.id = str(response["id"])
+                with self._lock:
+                    self.responses[result.key] = response
+                    if result.action != "delete":
+                        self.ids[ref_token(result.kind, result.slug)] = result.id
+            result.status = "ok"
+        except DeployerError as exc:
+            result.status = "failed"
+            result.error = redact.redact(str(exc))
+        finally:
+            result.duration_ms = (time.perf_counter() - started) * 1000
+            current_operation.reset(token)
+        self._say(result, "(found after a lost answer)" if result.recovered else "")
+        return result
+
+    def create(self, change: Change, deferred: list[Path] | None) -> OpResult:
+        result = OpResult("create", change.kind, change.slug)
+
+        def go() -> dict[str, Any]:
+            body = self.payload(change.key, None, drop=deferred)
+            return self._create_or_find(change, body, result)
+
+        return self._run(result, go)
+
+    def _create_or_find(self, change: Change, body: dict[str, Any], result: OpResult) -> dict[str, Any]:
+        attempts = 3
+        for attempt in range(attempts):
+            try:
+                return self.client.create(change.kind, body)
+            except _lost_answer_errors():
+                # The answer was lost: the create may have happened.  Look before retrying, so a
+                # retry never makes a second copy (Vapi has no idempotency keys).
+                found = self._find_created(change, body)
+                if found is not None:
+                    result.recovered = True
+                    return found
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _find_created(self, change: Change, body: dict[str, Any]) -> dict[str, Any] | None:
+        kind = change.kind
+        taken = set(self.ids.values())
+        name = display_name(kind, body)
+        want = _comparable(kind, body)
+        for obj in self.client.list(kind):
+            if str(obj.get("id")) in taken:
+                continue
+            if KINDS[kind].labels and label_of(obj, self.env) == change.slug:
+                return obj
+            if name is not None and display_name(kind, obj) == name:
+                return obj
+            if name is None and _comparable(kind, obj, restrict=want) == want:
+                return obj
+        return None
+
+    def update(self, change: Change) -> OpResult:
+        result = OpResult(change.action, change.kind, change.slug, change.id)
+        assert change.id is not None
+
+        def go() -> dict[str, Any] | None:
+            keys = list(change.send) if change.action != "adopt" or change.send else []
+            body = self.payload(change.key, keys)
+            for key in change.unset:
+                body[key] = None  # Vapi unsets a top-level field sent as null
+            if not body:
+                return {"id": change.id}
+            assert change.id is not None
+            return self.client.update(change.kind, change.id, body)
+
+        return self._run(result, go)
+
+    def patch_deferred(self, key: str, paths: list[Path]) -> OpResult:
+        res = self.ctx.desired[key]
+        result = OpResult("patch", res.kind, res.slug)
+
+        def go() -> dict[str, Any]:
+            rid = self.ids.get(ref_token(res.kind, res.slug))
+            if rid is None:
+                raise DeployerError(f"{key} was not created, so its references cannot be patched in")
+            result.id = rid
+            keys = sorted({str(p[0]) for p in paths})
+            return self.client.update(res.kind, rid, self.payload(key, keys))
+
+        return self._run(result, go)
+
+    def delete(self, change: Change) -> OpResult:
+        result = OpResult("delete", change.kind, change.slug, change.id)
+
+        def go() -> dict[str, Any] | None:
+            assert change.id is not None
+            try:
+                self.client.delete(change.kind, change.id)
+            except ApiError as exc:
+                if exc.status != 404:  # already gone (a lost answer to an earlier delete): converged
+                    raise
+            with self._lock:
+                self.deleted.add(change.key)
+            return None
+
+        return self._run(result, go)
+
+    # --- the whole apply ---------------------------------------------------------------------------
+
+    def execute(self) -> list[OpResult]:
+        """Every write of the plan; failures are collected (a failed resource's dependants are skipped)."""
+        plan = self.ctx.plan
+        writes = [c for c in plan.writes() if c.action != "delete"]
+        deletes = [c for c in plan.writes() if c.action == "delete" and not c.blocked]
+        by_key = {c.key: c for c in writes}
+        creating = {c.key for c in writes if c.action == "create"}
+        sched = graph.schedule({k: self.ctx.desired_canonical[k] for k in by_key}, creating)
+        results: list[OpResult] = []
+        failed: set[str] = set()
+        for level in sched.levels:
+            todo = []
+            for key in level:
+                change = by_key[key]
+                blockers = [t for t in _targets(self.ctx.desired_canonical[key]) if t in failed and t in creating]
+                if blockers:
+                    skipped = OpResult(change.action, change.kind, change.slug, change.id, "skipped")
+                    skipped.error = f"not attempted: {', '.join(blockers)} failed"
+                    self._say(skipped)
+                    results.append(skipped)
+                    failed.add(key)
+                    continue
+                todo.append(change)
+
+            def one(change: Change) -> OpResult:
+                if change.action == "create":
+                    return self.create(change, sched.deferred.get(change.key))
+                return self.update(change)
+
+            level_results = self.client.map(one, todo)
+            for r in level_results:
+                results.append(r)
+                if r.status != "ok":
+                    failed.add(r.key)
+        patches = [(k, p) for k, p in sched.deferred.items() if k not in failed]
+        if patches:
+            for r in self.client.map(lambda item: self.patch_deferred(*item), patches):
+                results.append(r)
+        for kind in sorted(KINDS, key=kind_order, reverse=True):
+            group = [c for c in deletes if c.kind == kind]
+            if not group:
+                continue
+            if failed:
+                # Never delete after a failed write: a reference the failed write was to remove
+                # may still pin the resource, and the state must stay easy to reason about.
+                for change in group:
+                    skipped = OpResult("delete", change.kind, change.slug, change.id, "skipped")
+                    skipped.error = "not attempted: earlier writes failed"
+                    self._say(skipped)
+                    results.append(skipped)
+                continue
+            for r in self.client.map(self.delete, group):
+                results.append(r)
+                if r.status != "ok":
+                    failed.add(r.key)
+        return results
+
+    # --- the snapshot ------------------------------------------------------------------------------
+
+    def snapshot(self, results: list[OpResult], *, plan_hash: str, logical_hash: str | None) -> Snapshot:
+        """The env's state after the writes: written resources from their responses, the others
+        carried over from the previous state (so drift stays visible), failed ones as they were."""
+        ctx = self.ctx
+        tokens = {v: k for k, v in self.ids.items()}
+        ok = {r.key for r in results if r.status == "ok"}
+        touched = {r.key for r in results}
+        records: list[SnapshotRecord] = []
+        org_id: str | None = ctx.plan.org_id
+        changes = {c.key: c for c in ctx.plan.changes}
+        for key, res in ctx.desired.items():
+            want = ctx.desired_canonical[key]
+            rid = self.ids.get(ref_token(res.kind, res.slug))
+            prev = ctx.state.record(res.kind, res.slug) if ctx.state is not None else None
+            change = changes.get(key)
+            if change is not None and change.previous_slug and ctx.state is not None:
+                prev = ctx.state.record(res.kind, change.previous_slug)
+            secret_refs = {
+                format_path(path): {"ref": sp.refs[0], "refs": sp.refs, "hmac": sp.hmac}
+                for path, sp in ctx.secret_paths.get(key, {}).items()
+                if sp.refs
+            }
+            if key in ok and key in self.responses:
+                response = self.responses[key]
+                org_id = org_id or response.get("orgId")
+                payload = strip_server_fields(res.kind, response)
+                payload = ids_to_refs(payload, tokens)
+                payload = drop_mirrored(res.kind, payload, want)
+                payload = ctx.masker.mask_live(payload, ctx.expected_secrets(key))
+                record = SnapshotRecord(
+                    res.kind, res.slug, str(rid), sort_keys(payload), want, secret_refs, content_hash(want)
+                )
+                records.append(record)
+            elif key not in touched and rid is not None:
+                if prev is not None and prev.id == rid:
+                    payload, desired = ctx.follow_renames(prev.payload), ctx.follow_renames(prev.desired)
+                    records.append(
+                        SnapshotRecord(res.kind, res.slug, rid, payload, desired, prev.secret_refs, prev.hash)
+                    )
+                elif key in ctx.live_canonical:  # matched without a record (state lost): adopt what is live
+                    records.append(
+                        SnapshotRecord(
+                            res.kind, res.slug, rid, ctx.live_canonical[key], want, secret_refs, content_hash(want)
+                        )
+                    )
+            elif prev is not None and rid is not None and prev.id == rid:
+                records.append(prev)  # the write failed: keep the old record, the change stays planned
+        for change in ctx.plan.changes:
+            if change.action == "delete" and change.key not in self.deleted and ctx.state is not None:
+                prev = ctx.state.record(change.kind, change.slug)
+                if prev is not None:
+                    records.append(prev)  # not deleted (blocked or failed): still ours
+        org_id = org_id or _org_id(ctx)
+        complete = all(r.status == "ok" for r in results)
+        secret_hmacs = dict(ctx.state.secret_hmacs) if ctx.state is not None else {}
+        if complete:
+            secret_hmacs.update(ctx.secret_hmacs)
+        return Snapshot(
+            env=self.env,
+            org=ctx.environment.org,
+            org_id=org_id,
+            sha=self.sha,
+            run=self.run,
+            applied_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            complete=complete,
+            resources=records,
+            plan_hash=plan_hash,
+            logical_hash=logical_hash,
+            hmac_key=None,
+            secret_hmacs=secret_hmacs,
+        )
+
+
+def backup_snapshot(ctx: PlanContext, *, sha: str | None, run: str | None) -> Snapshot:
+    """The org before any write (``backup-before.json``): managed resources as records (usable by
+    ``rollback``), everything else under ``unmanaged``; secrets redacted like every snapshot."""
+    records: list[SnapshotRecord] = []
+    tokens = {v: k for k, v in ctx.ids.items()}
+    for kind, ident in ctx.identity.items():
+        claimed = [(slug, m.live) for slug, m in ident.matches.items()] + list(ident.orphans.items())
+        for slug, obj in claimed:
+            key = f"{kind}/{slug}"
+            prev = ctx.state.record(kind, slug) if ctx.state is not None else None
+            if prev is not None and prev.id == str(obj["id"]):
+                expected = _expected_from(prev)
+                desired = prev.desired
+                secret_refs = prev.secret_refs
+            else:
+                expected = ctx.expected_secrets(key)
+                desired = {}
+                secret_refs = {}
+            payload = ids_to_refs(strip_server_fields(kind, obj), tokens)
+            payload = sort_keys(ctx.masker.mask_live(payload, expected))
+            desired = desired or payload
+            records.append(
+                SnapshotRecord(kind, slug, str(obj["id"]), payload, desired, secret_refs, content_hash(desired))
+            )
+    unmanaged = []
+    for kind, ident in ctx.identity.items():
+        for obj in ident.unmanaged:
+            payload = ids_to_refs(strip_server_fields(kind, obj), tokens)
+            unmanaged.append(
+                {"kind": kind, "id": str(obj["id"]), "payload": sort_keys(ctx.masker.mask_live(payload, {}))}
+            )
+    org_id = ctx.plan.org_id or _org_id(ctx)
+    return Snapshot(
+        env=ctx.environment.name,
+        org=ctx.environment.org,
+        org_id=org_id,
+        sha=ctx.state.sha if ctx.state is not None else None,
+        run=run,
+        applied_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        complete=True,
+        resources=records,
+        plan_hash=None,
+        logical_hash=None,
+        secret_hmacs=dict(ctx.state.secret_hmacs) if ctx.state is not None else {},
+        kind_name="backup",
+        unmanaged=unmanaged,
+    )
+
+
+def _lost_answer_errors() -> tuple[type[BaseException], ...]:
+    """Errors meaning "the write may have happened": ours, plus the platform client's
+    ``AmbiguousWriteError`` when that module is present."""
+    import importlib
+
+    try:
+        ambiguous = importlib.import_module("ci_deployer.platform.client").AmbiguousWriteError
+    except (ImportError, AttributeError):
+        return (TransportError,)
+    return (TransportError, ambiguous)
+
+
+def _org_id(ctx: PlanContext) -> str | None:
+    return next((str(o["orgId"]) for objs in ctx.live.values() for o in objs if o.get("orgId")), None)
+
+
+def _expected_from(rec: SnapshotRecord) -> dict[Path, tuple[str, str | None]]:
+    from ci_deployer.engine.plan import _recorded_expected
+
+    return _recorded_expected(rec)
+
+
+def _targets(payload: Mapping[str, Any]) -> set[str]:
+    from ci_deployer.engine.canonical import iter_ref_tokens
+
+    return {f"{k}/{s}" for _, k, s in iter_ref_tokens(payload)}
+
+
+def _comparable(kind: str, obj: Mapping[str, Any], restrict: Any = None) -> Any:
+    from ci_deployer.engine.canonical import restrict_to
+
+    payload = strip_server_fields(kind, obj)
+    if restrict is not None:
+        payload = restrict_to(payload, restrict)
+    return sort_keys(payload)
+
+
+def describe_failure(results: list[OpResult]) -> str:
+    """``2 of 7 writes failed: …; applied: …; not attempted: …`` — exactly what happened."""
+    done = [r.key for r in results if r.status == "ok"]
+    failed = [f"{r.action} {r.key} ({r.error})" for r in results if r.status == "failed"]
+    skipped = [f"{r.action} {r.key}" for r in results if r.status == "skipped"]
+    parts = [f"{len(failed)} of {len(results)} writes failed: " + "; ".join(failed)]
+    parts.append("applied: " + (", ".join(done) if done else "nothing"))
+    if skipped:
+        parts.append("not attempted: " + ", ".join(skipped))
+    return redact.redact(". ".join(parts))

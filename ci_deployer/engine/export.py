@@ -1,0 +1,229 @@
+"""Export: a live org → config documents that ``validate`` accepts and that plan back to no changes.
+
+- Slugs: the assistant label, else the env's snapshot, else the name made into a slug (unique per
+  kind); ids of exported resources become slugs (``{ref: kind/slug}`` outside the kinds table's
+  reference fields); server fields and labels are stripped; keys sorted.
+- System prompts go to ``prompts/<slug>.md`` as ``{file: …}`` includes.
+- Secrets: a value whose HMAC matches the placeholder recorded in the state gets that placeholder
+  back; any other secret value becomes a new ``secrets://`` placeholder (named in the warnings).
+- The export also writes the env's state into ``<out>/.ci-deployer/state/<env>/`` (the org's ids
+  for the exported slugs), so the exported config plans against the same org with no changes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from ci_deployer import redact
+from ci_deployer.engine import snapshot as snapshots
+from ci_deployer.engine.canonical import (
+    SECRET_MARK,
+    SecretMasker,
+    content_hash,
+    ids_to_refs,
+    is_secret_path,
+    parse_ref_token,
+    ref_token,
+    sort_keys,
+    strip_server_fields,
+)
+from ci_deployer.engine.compose import STATE_DIR, Session, read_live
+from ci_deployer.engine.identity import label_of
+from ci_deployer.engine.model import IgnoreRules, display_name
+from ci_deployer.engine.plan import _recorded_expected
+from ci_deployer.engine.snapshot import Snapshot, SnapshotRecord
+from ci_deployer.engine.state import KEY_FILE
+from ci_deployer.paths import Path, iter_pattern
+from ci_deployer.platform.kinds import CREDENTIAL, GENERATED_TOOL_TYPES, KINDS
+
+FOLDERS = {
+    "Tool": "tools",
+    "StructuredOutput": "structured-outputs",
+    "KnowledgeBase": "knowledge",
+    "Assistant": "assistants",
+    "Squad": "squads",
+    "Eval": "evals",
+    "PhoneNumber": "phone-numbers",
+}
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+@dataclass
+class ExportResult:
+    """Files written (relative to the output folder) and what the user should know."""
+
+    files: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def slugify(name: str, taken: set[str]) -> str:
+    """``"Order Agent (dev)"`` → ``order-agent-dev``, unique within ``taken`` (≤ 40 characters)."""
+    base = _NOT_SLUG.sub("-", name.lower()).strip("-")[:36].strip("-") or "resource"
+    slug, n = base, 2
+    while slug in taken:
+        slug = f"{base}-{n}"
+        n += 1
+    taken.add(slug)
+    return slug
+
+
+def export(session: Session, out: FsPath, *, client: Any = None) -> ExportResult:
+    """Write the env's org as documents under ``out``."""
+    import yaml
+
+    result = ExportResult()
+    env = session.environment
+    live = read_live(client or session.client())
+    state = session.latest_state()
+    masker = SecretMasker(session.state.hmac_key(env.name))
+    ignore = IgnoreRules(tuple(env.ignore))
+    recorded_slug = {r.id: (r.kind, r.slug) for r in state.resources} if state is not None else {}
+
+    chosen: list[tuple[str, str, dict[str, Any]]] = []  # kind, slug, obj
+    tokens: dict[str, str] = {cid: ref_token(CREDENTIAL, slug) for slug, cid in env.credentials.items()}
+    for kind in KINDS:
+        taken: set[str] = set()
+        objs = sorted(live.get(kind, []), key=lambda o: (str(o.get("createdAt") or ""), str(o.get("id"))))
+        pending = []
+        for obj in objs:
+            rid = str(obj.get("id"))
+            slug = (label_of(obj, env.name) if KINDS[kind].labels else None) or (
+                recorded_slug[rid][1] if rid in recorded_slug and recorded_slug[rid][0] == kind else None
+            )
+            if ignore.ignores(kind, obj, slug):
+                continue
+            if slug is not None and slug not in taken:
+                taken.add(slug)
+                chosen.append((kind, slug, obj))
+            else:
+                pending.append(obj)
+        for obj in pending:
+            slug = slugify(display_name(kind, obj) or f"{kind.lower()}-{str(obj.get('id'))[:8]}", taken)
+            chosen.append((kind, slug, obj))
+    for kind, slug, obj in chosen:
+        tokens[str(obj["id"])] = ref_token(kind, slug)
+    kb_by_id = {str(obj["id"]): slug for kind, slug, obj in chosen if kind == "KnowledgeBase"}
+    for tool in live.get("Tool", []):
+        if tool.get("type") in GENERATED_TOOL_TYPES and str(tool.get("knowledgeBaseId")) in kb_by_id:
+            tokens[str(tool["id"])] = ref_token("KnowledgeBase", kb_by_id[str(tool["knowledgeBaseId"])])
+
+    records: list[SnapshotRecord] = []
+    for kind, slug, obj in chosen:
+        rec = state.record(kind, slug) if state is not None else None
+        expected = _recorded_expected(rec) if rec is not None and rec.id == str(obj["id"]) else {}
+        payload = ids_to_refs(strip_server_fields(kind, obj), tokens)
+        observed = sort_keys(masker.mask_live(payload, expected))
+        payload = _placeholders(observed, slug, result)
+        secret_refs = rec.secret_refs if expected and rec is not None else {}
+        records.append(
+            SnapshotRecord(kind, slug, str(obj["id"]), observed, payload, secret_refs, content_hash(payload))
+        )
+        spec = _slugs(kind, payload)
+        if kind == "Assistant":
+            spec = _prompt_files(spec, slug, out, result)
+        metadata: dict[str, Any] = {"name": slug}
+        labels = ((obj.get("metadata") or {}).get("ciDeployer") or {}) if KINDS[kind].labels else {}
+        kept = {k: str(labels[k]) for k in ("app", "owner") if labels.get(k)}
+        if kept:
+            metadata["labels"] = kept
+        doc = {"apiVersion": "ci-deployer/v1", "kind": kind, "metadata": metadata, "spec": spec}
+        rel = f"{FOLDERS[kind]}/{slug}.yaml"
+        text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120)
+        _write(out / rel, text)
+        result.files.append(rel)
+    if not (out / "environments.yaml").exists():
+        api: dict[str, Any] = {"url": env.api_url}
+        if env.api_token:
+            api["token"] = env.api_token
+        data = {"apiVersion": "ci-deployer/v1", "environments": {env.name: {"org": env.org, "api": api}}}
+        _write(out / "environments.yaml", yaml.safe_dump(data, sort_keys=False))
+        result.files.append("environments.yaml")
+    state_dir = out.joinpath(*STATE_DIR, env.name)
+    key_file = state_dir / KEY_FILE
+    if not key_file.exists():
+        _write(key_file, session.state.hmac_key(env.name).hex() + "\n")
+    org_id = next((str(o["orgId"]) for objs in live.values() for o in objs if o.get("orgId")), None)
+    snap = Snapshot(
+        env=env.name,
+        org=env.org,
+        org_id=org_id,
+        sha=None,
+        run="export",
+        applied_at=_now(),
+        complete=True,
+        resources=records,
+        secret_hmacs=dict(state.secret_hmacs) if state is not None else {},
+    )
+    snapshots.write(snap, state_dir / "snapshot.json")
+    result.files.sort()
+    return result
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _write(path: FsPath, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(redact.redact(text), encoding="utf-8")
+
+
+def _placeholders(payload: Any, slug: str, result: ExportResult, path: Path = ()) -> Any:
+    """Secret markers (values the state has no placeholder for) → new ``secrets://`` placeholders."""
+    if isinstance(payload, dict):
+        return {k: _placeholders(v, slug, result, (*path, k)) for k, v in payload.items()}
+    if isinstance(payload, list):
+        return [_placeholders(v, slug, result, (*path, i)) for i, v in enumerate(payload)]
+    if isinstance(payload, str) and payload.startswith(SECRET_MARK) and is_secret_path(path):
+        name = re.sub(r"[^A-Z0-9]+", "_", f"{slug}_{path[-1]}".upper()).strip("_")
+        result.warnings.append(
+            f"{slug}: the secret at {'.'.join(str(p) for p in path)} was exported as secrets://{name}; "
+            f"set {name} to its value before applying"
+        )
+        return f"secrets://{name}"
+    return payload
+
+
+def _slugs(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Ref tokens → slugs at the kinds table's reference fields, ``{ref: kind/slug}`` elsewhere."""
+    table: set[Path] = set()
+    for ref in KINDS[kind].refs:
+        table.update(path for path, _ in iter_pattern(payload, ref.pattern))
+
+    def walk(node: Any, path: Path) -> Any:
+        if isinstance(node, dict):
+            return {k: walk(v, (*path, k)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, (*path, i)) for i, v in enumerate(node)]
+        parsed = parse_ref_token(node)
+        if parsed is None:
+            return node
+        target, slug = parsed
+        return slug if path in table else {"ref": f"{target}/{slug}"}
+
+    result: dict[str, Any] = walk(payload, ())
+    return result
+
+
+def _prompt_files(spec: dict[str, Any], slug: str, out: FsPath, result: ExportResult) -> dict[str, Any]:
+    model = spec.get("model")
+    if not isinstance(model, dict) or not isinstance(model.get("messages"), list):
+        return spec
+    messages = []
+    count = 0
+    for message in model["messages"]:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(message, dict) and message.get("role") == "system" and isinstance(content, str):
+            name = f"{slug}.md" if count == 0 else f"{slug}-{count + 1}.md"
+            count += 1
+            _write(out / "prompts" / name, content)
+            result.files.append(f"prompts/{name}")
+            messages.append({**message, "content": {"file": f"../prompts/{name}"}})
+        else:
+            messages.append(message)
+    return {**spec, "model": {**model, "messages": messages}}

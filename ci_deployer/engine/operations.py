@@ -1,0 +1,188 @@
+"""Whole operations over a :class:`~ci_deployer.engine.compose.Session`: apply (with its lock,
+checks, backup, log and snapshots) and rollback.  The commands and the GitHub action call these."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path as FsPath
+from typing import Any
+
+from ci_deployer import redact
+from ci_deployer.config.model import Environment, SecretRef
+from ci_deployer.config.secrets import find_placeholders
+from ci_deployer.engine import snapshot as snapshots
+from ci_deployer.engine.apply import (
+    Applier,
+    ApplyFailed,
+    ApplyResult,
+    DeletesRefused,
+    Progress,
+    backup_snapshot,
+    describe_failure,
+)
+from ci_deployer.engine.auditlog import AuditLog
+from ci_deployer.engine.compose import Session
+from ci_deployer.engine.model import DesiredResource
+from ci_deployer.engine.plan import Plan, PlanContext
+from ci_deployer.engine.snapshot import Snapshot
+from ci_deployer.errors import ConfigError, DriftFound, PlanChanged, StateError
+from ci_deployer.paths import get_path, parse_pattern
+
+PreWriteCheck = Callable[[Environment, Plan], None]
+
+BACKUP_FILE = "backup-before.json"
+SNAPSHOT_FILE = "snapshot-after.json"
+LOG_FILE = "apply-log.jsonl"
+RESULT_FILE = "apply-result.json"
+
+
+@dataclass
+class ApplyOptions:
+    """How to apply: the reviewed plan (``--plan``), deletes, adoption, drift handling, output."""
+
+    out_dir: FsPath
+    reviewed: Plan | None = None
+    allow_deletes: bool | None = None  # None: the env's allowDeletes
+    adopt: bool = False
+    overwrite_drift: bool = False
+    pre_write_check: PreWriteCheck | None = None  # gates: called before the first write
+    progress: Progress | None = None
+
+
+def plan_difference(reviewed: Plan, fresh: Plan) -> str:
+    """A readable list of what differs between a reviewed plan and a fresh one."""
+    def lines(plan: Plan) -> set[str]:
+        out = {f"{c.action} {c.key}" + (" (blocked)" if c.blocked else "") for c in plan.changes if c.action != "noop"}
+        out |= {f"drift {d.kind}/{d.slug}" for d in plan.drift}
+        return out
+
+    old, new = lines(reviewed), lines(fresh)
+    parts = [f"  now also: {item}" for item in sorted(new - old)]
+    parts += [f"  no longer: {item}" for item in sorted(old - new)]
+    if not parts:
+        parts = ["  the same resources change, but the field values or the live state they were planned against differ"]
+    return "\n".join(parts)
+
+
+def apply(session: Session, options: ApplyOptions, *, desired: list[DesiredResource] | None = None) -> ApplyResult:
+    """Plan live, check, back up, write, snapshot.  Raises :class:`PlanChanged`,
+    :class:`DeletesRefused`, :class:`DriftFound` before any write; :class:`ApplyFailed` after a
+    partial apply (the log and the partial snapshot are written first)."""
+    out = options.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    env = session.env
+    with session.state.lock(env), AuditLog(out / LOG_FILE) as audit:
+        client = session.client(on_request=audit.on_request)
+        ctx = session.plan(
+            client=client,
+            adopt=options.adopt,
+            allow_deletes=options.allow_deletes,
+            desired=desired,
+            repair_drift=options.overwrite_drift,
+        )
+        plan = ctx.plan
+        _check(session, ctx, options)
+        if options.pre_write_check is not None:
+            options.pre_write_check(session.environment, plan)
+        run = out.name
+        snapshots.write(backup_snapshot(ctx, sha=session.sha, run=run), out / BACKUP_FILE)
+        applier = Applier(ctx, client, session.resolver, sha=session.sha, run=run, progress=options.progress)
+        results = applier.execute()
+        snap = applier.snapshot(results, plan_hash=plan.hash, logical_hash=session.logical_hash)
+        snap.hmac_key = session.state.hmac_key(env).hex()
+        snapshots.write(snap, out / SNAPSHOT_FILE)
+        session.state.save(snap)
+        result = ApplyResult(env, plan.hash, results, snap, warnings=list(plan.warnings))
+        (out / RESULT_FILE).write_text(redact.redact(_json(result.to_dict())), encoding="utf-8")
+    if not result.ok:
+        raise ApplyFailed(
+            describe_failure(results),
+            hint=f"the partial state was saved; run apply again to converge. Log and snapshots: {out}",
+        )
+    return result
+
+
+def _check(session: Session, ctx: PlanContext, options: ApplyOptions) -> None:
+    plan = ctx.plan
+    env = session.env
+    if options.reviewed is not None and options.reviewed.hash != plan.hash:
+        raise PlanChanged(
+            f"the plan for {env} changed since it was reviewed (reviewed {options.reviewed.hash}, "
+            f"now {plan.hash}); nothing was applied:\n{plan_difference(options.reviewed, plan)}",
+            hint="run `ci-deployer plan` again, review the new plan, and apply that one",
+        )
+    writing = {c.key for c in plan.writes() if c.action != "delete"}
+    missing = sorted(
+        {ref for key in writing for sp in ctx.secret_paths.get(key, {}).values() if sp.hmac is None for ref in sp.refs}
+    )
+    if missing:
+        raise ConfigError(
+            f"secret(s) {', '.join('secrets://' + m for m in missing)} cannot be resolved here; nothing was applied",
+            hint="set the environment variable(s) (in GitHub Actions: `env: NAME: ${{ secrets.NAME }}`)",
+        )
+    blocked = [c for c in plan.changes if c.action == "delete" and c.blocked]
+    if blocked:
+        names = ", ".join(c.key for c in blocked)
+        raise DeletesRefused(
+            f"the plan deletes {len(blocked)} resource(s) in {env} ({names}) and {env} does not allow deletes; "
+            "nothing was applied",
+            hint="pass --allow-deletes (or set allowDeletes: true for the env) if the deletes are intended",
+        )
+    if plan.drift and session.environment.drift == "fail" and not options.overwrite_drift:
+        names = ", ".join(f"{d.kind}/{d.slug}" for d in plan.drift)
+        raise DriftFound(
+            f"{env} drifted outside ci-deployer ({names}); nothing was applied",
+            hint="bring the change into the config (or revert it in the dashboard), or apply with "
+            "--overwrite-drift to write the config's values over it",
+        )
+
+
+def desired_from_snapshot(snap: Snapshot) -> list[DesiredResource]:
+    """A snapshot's resources as desired resources (rollback): the desired payloads it recorded,
+    secrets re-resolved from the placeholders it kept."""
+    out = []
+    for rec in snap.resources:
+        secrets = []
+        for dotted in rec.secret_refs:
+
+            path = tuple(p for p in parse_pattern(dotted) if p is not None)
+            try:
+                node: Any = get_path(rec.desired, path)
+            except (KeyError, IndexError, TypeError):
+                node = None
+            if isinstance(node, str):
+                for ref, start, end in find_placeholders(node):
+                    secrets.append(SecretRef(path, ref, whole=start == 0 and end == len(node)))
+        labels: dict[str, str] = {}
+        out.append(DesiredResource(rec.kind, rec.slug, rec.desired, secrets=secrets, labels=labels))
+    return out
+
+
+def rollback(session: Session, snapshot_file: FsPath, options: ApplyOptions) -> ApplyResult:
+    """Plan and apply the org back to ``snapshot_file`` (drift overwritten: that is the point)."""
+    snap = snapshots.load(snapshot_file)
+    if snap.env != session.env:
+        raise StateError(
+            f"{snapshot_file} is a snapshot of {snap.env}, not {session.env}",
+            hint=f"pass a snapshot recorded for {session.env}",
+        )
+    state = session.latest_state()
+    if state is not None and state.org_id and snap.org_id and state.org_id != snap.org_id:
+        raise StateError(
+            f"{snapshot_file} was recorded in org {snap.org_id}, but {session.env}'s state is org {state.org_id}",
+            hint="pass a snapshot of this environment's org",
+        )
+    desired = desired_from_snapshot(snap)
+    current = {r.key: r for r in session.desired}
+    for res in desired:  # keep the config's labels (app, owner) for the resources it still has
+        if res.key in current:
+            res.labels = dict(current[res.key].labels)
+    options.overwrite_drift = True
+    return apply(session, options, desired=desired)
+
+
+def _json(data: Any) -> str:
+    import json
+
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

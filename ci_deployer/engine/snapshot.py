@@ -1,0 +1,174 @@
+"""Snapshots: what an apply left behind (docs/formats.md "Snapshot").
+
+A snapshot is the env's state: for every managed resource its id, the canonical desired payload
+as applied, the canonical API response (the drift baseline) and, per secret path, the placeholder's
+refs and an HMAC of the value sent.  Partial snapshots (an apply that failed midway) count too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from ci_deployer import redact
+from ci_deployer.engine.canonical import sort_keys
+from ci_deployer.errors import StateError
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class SnapshotRecord:
+    """One managed resource in a snapshot."""
+
+    kind: str
+    slug: str
+    id: str
+    payload: dict[str, Any]  # canonical response: ref tokens, placeholders, markers
+    desired: dict[str, Any]  # canonical desired as applied
+    secret_refs: dict[str, dict[str, Any]] = field(default_factory=dict)  # "a.b[0]" → {ref, refs, hmac}
+    hash: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}/{self.slug}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "slug": self.slug,
+            "id": self.id,
+            "payload": sort_keys(self.payload),
+            "desired": sort_keys(self.desired),
+            "secretRefs": sort_keys(self.secret_refs),
+            "hash": self.hash,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SnapshotRecord:
+        return cls(
+            kind=str(data["kind"]),
+            slug=str(data["slug"]),
+            id=str(data["id"]),
+            payload=dict(data.get("payload") or {}),
+            desired=dict(data.get("desired") or {}),
+            secret_refs=dict(data.get("secretRefs") or {}),
+            hash=str(data.get("hash") or ""),
+        )
+
+
+@dataclass
+class Snapshot:
+    """The state of one env after an apply (or, as a backup, the org before one)."""
+
+    env: str
+    org: str
+    org_id: str | None
+    sha: str | None
+    run: str | None
+    applied_at: str
+    complete: bool
+    resources: list[SnapshotRecord] = field(default_factory=list)
+    plan_hash: str | None = None
+    logical_hash: str | None = None
+    hmac_key: str | None = None
+    secret_hmacs: dict[str, str] = field(default_factory=dict)  # REF → HMAC of its value when applied
+    kind_name: str = "snapshot"  # "snapshot" | "backup"
+    unmanaged: list[dict[str, Any]] = field(default_factory=list)  # backups: everything else in the org
+
+    def records(self, kind: str | None = None) -> list[SnapshotRecord]:
+        return [r for r in self.resources if kind is None or r.kind == kind]
+
+    def record(self, kind: str, slug: str) -> SnapshotRecord | None:
+        for rec in self.resources:
+            if rec.kind == kind and rec.slug == slug:
+                return rec
+        return None
+
+    def ids(self, kind: str) -> dict[str, str]:
+        """slug → id of ``kind``."""
+        return {r.slug: r.id for r in self.resources if r.kind == kind}
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "formatVersion": FORMAT_VERSION,
+            "kind": self.kind_name,
+            "env": self.env,
+            "org": self.org,
+            "orgId": self.org_id,
+            "sha": self.sha,
+            "run": self.run,
+            "appliedAt": self.applied_at,
+            "complete": self.complete,
+            "planHash": self.plan_hash,
+            "logicalHash": self.logical_hash,
+            "hmacKey": self.hmac_key,
+            "secretHmacs": dict(sorted(self.secret_hmacs.items())),
+            "resources": [r.to_dict() for r in sorted(self.resources, key=lambda r: (r.kind, r.slug))],
+        }
+        if self.unmanaged:
+            out["unmanaged"] = self.unmanaged
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "snapshot") -> Snapshot:
+        if not isinstance(data, dict) or data.get("kind") not in ("snapshot", "backup"):
+            raise StateError(
+                f"{source} is not a ci-deployer snapshot (no \"kind\": \"snapshot\")",
+                hint="pass a snapshot-after.json or backup-before.json written by `ci-deployer apply`",
+            )
+        if int(data.get("formatVersion") or 0) > FORMAT_VERSION:
+            raise StateError(
+                f"{source} has formatVersion {data.get('formatVersion')}, newer than this ci-deployer understands",
+                hint="upgrade ci-deployer",
+            )
+        try:
+            return cls(
+                env=str(data["env"]),
+                org=str(data["org"]),
+                org_id=data.get("orgId"),
+                sha=data.get("sha"),
+                run=data.get("run"),
+                applied_at=str(data.get("appliedAt") or ""),
+                complete=bool(data.get("complete")),
+                resources=[SnapshotRecord.from_dict(r) for r in data.get("resources") or []],
+                plan_hash=data.get("planHash"),
+                logical_hash=data.get("logicalHash"),
+                hmac_key=data.get("hmacKey"),
+                secret_hmacs=dict(data.get("secretHmacs") or {}),
+                kind_name=str(data.get("kind")),
+                unmanaged=list(data.get("unmanaged") or []),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StateError(
+                f"{source} is not a valid snapshot: missing or bad field {exc}",
+                hint="restore the file from the apply's artifacts, or delete it to start from no state",
+            ) from None
+
+
+def dump(snapshot: Snapshot) -> str:
+    """The snapshot as JSON text, with every registered secret value masked (last line of defence)."""
+    return redact.redact(json.dumps(snapshot.to_dict(), indent=2, sort_keys=False, ensure_ascii=False)) + "\n"
+
+
+def write(snapshot: Snapshot, path: FsPath) -> None:
+    """Write atomically (a crash never leaves half a state file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(dump(snapshot), encoding="utf-8")
+    tmp.replace(path)
+
+
+def load(path: FsPath) -> Snapshot:
+    """Read a snapshot file; :class:`StateError` naming the file when it is missing or corrupt."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StateError(f"snapshot {path} does not exist", hint="pass the path of a snapshot-after.json") from None
+    except (OSError, ValueError) as exc:
+        raise StateError(
+            f"cannot read snapshot {path}: {exc}", hint="restore it from the apply's artifacts"
+        ) from None
+    return Snapshot.from_dict(data, source=str(path))

@@ -1,0 +1,135 @@
+"""Where an env's state lives: the latest snapshot, the HMAC key for secrets, and the apply lock.
+
+:class:`StateBackend` is what the engine needs; :class:`LocalStateBackend` keeps it in
+``<config>/.ci-deployer/state/<env>/`` (the default outside Actions).  The GitHub-artifacts backend
+(the newest apply's artifact on the default branch) implements the same protocol.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path as FsPath
+from typing import Protocol
+
+from ci_deployer.engine import snapshot as snapshots
+from ci_deployer.engine.snapshot import Snapshot
+from ci_deployer.errors import StateError
+
+SNAPSHOT_FILE = "snapshot.json"
+KEY_FILE = "hmac.key"
+LOCK_FILE = "apply.lock"
+
+
+class StateBackend(Protocol):
+    """The env's state as the engine sees it."""
+
+    def latest(self, env: str) -> Snapshot | None:
+        """The latest snapshot of ``env`` (partial ones included), or ``None`` when there is none."""
+        ...
+
+    def save(self, snapshot: Snapshot) -> None:
+        """Make ``snapshot`` the env's state."""
+        ...
+
+    def hmac_key(self, env: str) -> bytes:
+        """The env's key for secret HMACs, created on first use and then stable."""
+        ...
+
+    def lock(self, env: str) -> contextlib.AbstractContextManager[None]:
+        """Hold the env's apply lock for the ``with`` block, or raise :class:`StateError`."""
+        ...
+
+
+class LocalStateBackend:
+    """State in a local folder: ``<root>/<env>/snapshot.json``, ``hmac.key``, ``apply.lock``."""
+
+    def __init__(self, root: FsPath) -> None:
+        self.root = root
+
+    def folder(self, env: str) -> FsPath:
+        return self.root / env
+
+    def latest(self, env: str) -> Snapshot | None:
+        """The saved snapshot, if any."""
+        path = self.folder(env) / SNAPSHOT_FILE
+        if not path.exists():
+            return None
+        return snapshots.load(path)
+
+    def save(self, snapshot: Snapshot) -> None:
+        """Replace the env's snapshot atomically (the key is kept inside it too)."""
+        snapshots.write(snapshot, self.folder(snapshot.env) / SNAPSHOT_FILE)
+
+    def hmac_key(self, env: str) -> bytes:
+        """Read ``hmac.key`` (or the latest snapshot's key); create it once when neither exists."""
+        path = self.folder(env) / KEY_FILE
+        if path.exists():
+            return bytes.fromhex(path.read_text(encoding="utf-8").strip())
+        latest = self.latest(env)
+        key = latest.hmac_key if latest is not None and latest.hmac_key else secrets.token_hex(32)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written whole, then linked into place: a concurrent first plan either wins (and we read
+        # its key) or loses; nobody ever reads a half-written key file.
+        tmp = path.with_name(f"{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        tmp.write_text(key + "\n", encoding="utf-8")
+        try:
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return bytes.fromhex(path.read_text(encoding="utf-8").strip())
+
+    @contextlib.contextmanager
+    def lock(self, env: str) -> Iterator[None]:
+        """An exclusive lock file; a lock left by a dead process on this host is taken over."""
+        path = self.folder(env) / LOCK_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "since": datetime.now(UTC).isoformat()}
+        for _ in range(2):
+            try:
+                with path.open("x", encoding="utf-8") as handle:
+                    json.dump(info, handle)
+                break
+            except FileExistsError:
+                holder = _read_lock(path)
+                if holder is not None and _stale(holder):
+                    path.unlink(missing_ok=True)
+                    continue
+                who = f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}" if holder else "?"
+                raise StateError(
+                    f"another apply to {env} holds the lock {path} ({who})",
+                    hint="wait for it to finish; if no apply is running, delete the lock file",
+                ) from None
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
+
+
+def _read_lock(path: FsPath) -> dict[str, object] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _stale(holder: dict[str, object]) -> bool:
+    if holder.get("host") != socket.gethostname():
+        return False
+    pid = holder.get("pid")
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

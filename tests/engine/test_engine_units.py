@@ -1,0 +1,223 @@
+"""Unit tests of the engine's pure pieces on plain data."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from ci_deployer.config.model import Environment, SecretRef
+from ci_deployer.engine import graph
+from ci_deployer.engine.canonical import SecretMasker, canonical_json, content_hash, drop_mirrored, strip_server_fields
+from ci_deployer.engine.diff import FieldChange, diff
+from ci_deployer.engine.identity import match_kind
+from ci_deployer.engine.model import DesiredResource, IgnoreRules
+from ci_deployer.engine.plan import build_plan
+from ci_deployer.engine.snapshot import Snapshot, SnapshotRecord
+from ci_deployer.engine.state import LocalStateBackend
+from ci_deployer.errors import StateError
+
+KEY = b"k" * 32
+ENV = Environment(name="dev", org="acme-dev", api_url="embedded", api_token=None)
+
+
+class Env:
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+
+    def resolve(self, ref: str) -> str | None:
+        return self.values.get(ref)
+
+
+def test_strip_server_fields_and_labels() -> None:
+    live = {
+        "id": "1",
+        "orgId": "o",
+        "createdAt": "t",
+        "updatedAt": "t",
+        "latestVersion": None,
+        "name": "A",
+        "metadata": {"ciDeployer": {"slug": "a"}},
+    }
+    assert strip_server_fields("Assistant", live) == {"name": "A"}
+    kept = strip_server_fields("Assistant", {**live, "metadata": {"ciDeployer": {}, "team": "x"}})
+    assert kept == {"name": "A", "metadata": {"team": "x"}}
+
+
+def test_hash_ignores_key_order() -> None:
+    assert content_hash({"b": 1, "a": [1, {"d": 2, "c": 3}]}) == content_hash({"a": [1, {"c": 3, "d": 2}], "b": 1})
+    assert canonical_json({"b": 1, "a": 2}) == '{"a":2,"b":1}'
+
+
+def test_masker_matches_placeholder_without_storing_the_value() -> None:
+    masker = SecretMasker(KEY)
+    template = "Bearer secrets://TOKEN"
+    expected = {("server", "headers", "Authorization"): (template, masker.hmac("Bearer s3cr3t-value"))}
+    live = {"server": {"headers": {"Authorization": "Bearer s3cr3t-value", "X-Other": "plain"}}}
+    masked = masker.mask_live(live, expected)
+    assert masked["server"]["headers"]["Authorization"] == template
+    assert masked["server"]["headers"]["X-Other"].startswith("hmac:")
+    changed = masker.mask_live({"server": {"headers": {"Authorization": "Bearer rotated"}}}, expected)
+    assert changed["server"]["headers"]["Authorization"].startswith("hmac:")
+    assert "rotated" not in str(changed)
+
+
+def test_mirrored_link_ignored_unless_config_sets_it() -> None:
+    live = {"name": "a", "artifactPlan": {"structuredOutputIds": ["ref:StructuredOutput/x"]}}
+    assert drop_mirrored("Assistant", live, {"name": "a"}) == {"name": "a"}
+    assert drop_mirrored("Assistant", live, live) == live
+
+
+def test_diff_paths_and_ops() -> None:
+    old = {"model": {"messages": [{"content": "a"}], "temperature": 0.2}, "gone": 1}
+    new = {"model": {"messages": [{"content": "b"}], "temperature": 0.2}, "added": True}
+    assert diff(old, new) == [
+        FieldChange(("added",), "add", None, True),
+        FieldChange(("gone",), "remove", 1, None),
+        FieldChange(("model", "messages", 0, "content"), "change", "a", "b"),
+    ]
+    assert diff({"a": 1}, {"a": 1.0}) == [FieldChange(("a",), "change", 1, 1.0)]
+    assert diff({"a": True}, {"a": 1}) != []
+
+
+def res(kind: str, slug: str, spec: dict[str, object], **kw: object) -> DesiredResource:
+    return DesiredResource(kind, slug, spec, **kw)  # type: ignore[arg-type]
+
+
+def test_identity_label_snapshot_and_duplicates() -> None:
+    labelled = {
+        "id": "a1",
+        "name": "Agent",
+        "createdAt": "1",
+        "metadata": {"ciDeployer": {"slug": "agent", "env": "dev"}},
+    }
+    copy = {**labelled, "id": "a2", "createdAt": "2"}  # the dashboard's Duplicate copies metadata
+    other_env = {"id": "a3", "name": "X", "metadata": {"ciDeployer": {"slug": "agent", "env": "prod"}}}
+    out = match_kind(
+        "Assistant",
+        [res("Assistant", "agent", {"name": "Agent"})],
+        [copy, labelled, other_env],
+        {"agent": "a2"},
+        "dev",
+        allow_adopt=False,
+        ignore=IgnoreRules(),
+    )
+    assert out.matches["agent"].live["id"] == "a2"  # the snapshot's id wins
+    assert {o["id"] for o in out.unmanaged} == {"a1", "a3"}
+
+
+def test_identity_name_adoption_only_when_allowed() -> None:
+    live = [{"id": "t1", "type": "function", "function": {"name": "lookup"}}]
+    want = [res("Tool", "lookup", {"type": "function", "function": {"name": "lookup"}})]
+    refused = match_kind("Tool", want, live, {}, "dev", allow_adopt=False, ignore=IgnoreRules())
+    assert refused.matches == {} and "--adopt" in refused.warnings[0]
+    adopted = match_kind("Tool", want, live, {}, "dev", allow_adopt=True, ignore=IgnoreRules())
+    assert adopted.matches["lookup"].how == "name"
+
+
+def test_identity_orphans_ignores_and_generated_tools() -> None:
+    live = [
+        {"id": "t1", "name": "old_tool"},
+        {"id": "t2", "name": "Legacy thing"},
+        {"id": "t3", "type": "knowledgeBase", "knowledgeBaseId": "kb"},
+        {"id": "t4", "name": "stray"},
+    ]
+    out = match_kind("Tool", [], live, {"old": "t1"}, "dev", allow_adopt=True, ignore=IgnoreRules(("name:Legacy *",)))
+    assert list(out.orphans) == ["old"]
+    assert [o["id"] for o in out.unmanaged] == ["t4"]
+    assert {o["id"] for o in out.ignored} == {"t2", "t3"}
+
+
+def test_schedule_levels_and_cycle() -> None:
+    payloads = {
+        "Tool/handoff": {"destinations": [{"assistantId": "ref:Assistant/agent"}]},
+        "Assistant/agent": {"model": {"toolIds": ["ref:Tool/handoff", "ref:Tool/plain"]}},
+        "Tool/plain": {"type": "function"},
+        "Squad/s": {"members": [{"assistantId": "ref:Assistant/agent"}]},
+    }
+    sched = graph.schedule(payloads, set(payloads))
+    assert sched.deferred == {"Assistant/agent": [("model", "toolIds", 0)]}
+    assert sched.levels == [["Tool/plain"], ["Assistant/agent"], ["Tool/handoff", "Squad/s"]]
+    first = graph.without_paths(payloads["Assistant/agent"], sched.deferred["Assistant/agent"])
+    assert first == {"model": {"toolIds": ["ref:Tool/plain"]}}
+    cut = graph.without_paths(payloads["Tool/handoff"], [("destinations", 0, "assistantId")])
+    assert cut == {"destinations": []}
+
+
+def plan_of(
+    desired: list[DesiredResource],
+    live: dict[str, list[dict[str, object]]],
+    state: Snapshot | None,
+    secrets: dict[str, str] | None = None,
+):  # type: ignore[no-untyped-def]
+    return build_plan(
+        ENV,
+        desired,
+        live=live,
+        state=state,
+        hmac_key=KEY,
+        resolver=Env(secrets or {}),
+        allow_adopt=True,
+        allow_deletes=True,
+    ).plan
+
+
+def test_plan_hash_is_stable_and_secret_sensitive() -> None:
+    tool = res(
+        "Tool",
+        "t",
+        {"type": "apiRequest", "name": "t", "headers": {"X": "secrets://TOK"}},
+        secrets=[SecretRef(("headers", "X"), "TOK", True)],
+    )
+    a = plan_of([tool], {}, None, {"TOK": "value-one"})
+    b = plan_of([tool], {}, None, {"TOK": "value-one"})
+    c = plan_of([tool], {}, None, {"TOK": "value-two"})
+    d = plan_of([tool], {}, None, {})
+    assert a.hash == b.hash
+    assert len({a.hash, c.hash, d.hash}) == 3
+    assert d.secrets == [{"ref": "TOK", "status": "unknown"}]
+    assert "value-one" not in a.to_json()
+
+
+def test_planned_change_against_the_recorded_desired_not_server_defaults() -> None:
+    want = {"name": "A", "model": {"provider": "openai", "temperature": 0.2}}
+    live = {
+        "id": "a1",
+        "orgId": "o",
+        "name": "A",
+        "model": {"provider": "openai", "temperature": 0.2},
+        "transcriber": {"provider": "deepgram"},
+        "metadata": {"ciDeployer": {"slug": "a", "env": "dev"}},
+    }
+    rec = SnapshotRecord("Assistant", "a", "a1", strip_server_fields("Assistant", live), want)
+    state = Snapshot("dev", "acme-dev", "o", None, None, "", True, [rec])
+    plan = plan_of([res("Assistant", "a", want)], {"Assistant": [live]}, state)
+    assert [c.action for c in plan.changes] == ["noop"] and plan.drift == []
+    edited = {**want, "model": {"provider": "openai", "temperature": 0.5}}
+    plan = plan_of([res("Assistant", "a", edited)], {"Assistant": [live]}, state)
+    assert plan.changes[0].action == "update"
+    assert [f.to_dict() for f in plan.changes[0].fields] == [
+        {"path": "model.temperature", "op": "change", "old": 0.2, "new": 0.5}
+    ]
+    assert plan.changes[0].send == ("model",)
+    removed = plan_of([res("Assistant", "a", {"name": "A"})], {"Assistant": [live]}, state)
+    assert removed.changes[0].unset == ("model",)  # a top-level field removed from config is sent as null
+
+
+def test_local_state_lock_keeps_two_applies_apart(tmp_path: Path) -> None:
+    backend = LocalStateBackend(tmp_path)
+    with backend.lock("dev"), pytest.raises(StateError, match="another apply to dev"), backend.lock("dev"):
+        pass
+    with backend.lock("dev"):  # released
+        pass
+    assert backend.hmac_key("dev") == backend.hmac_key("dev")
+    keys: list[bytes] = []
+    threads = [
+        threading.Thread(target=lambda: keys.append(LocalStateBackend(tmp_path).hmac_key("uat"))) for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(keys)) == 1
