@@ -1,0 +1,99 @@
+"""Ticket matching with links, and the promotion (promotesFrom) hash check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ci_deployer.config.model import TicketRule
+from ci_deployer.gates.promotion import check_promotion, logical_hash
+from ci_deployer.gates.ticket import find_ticket
+
+RULE = TicketRule("(CHG|INC)-[0-9]+", "https://jira.acme.example/browse/{ticket}")
+
+
+def test_ticket_from_dispatch_input_with_link() -> None:
+    item = find_ticket(RULE, [("dispatch input", "CHG-42"), ("PR #12 title", "INC-7 fix")])
+    assert item.status == "pass"
+    assert item.evidence == "CHG-42 (dispatch input) https://jira.acme.example/browse/CHG-42"
+
+
+def test_ticket_from_title_body_or_branch() -> None:
+    for source, text in [
+        ("PR #12 title", "Fix INC-9 prompt"),
+        ("PR #12 body", "Refs CHG-1"),
+        ("PR #12 branch", "chg/CHG-77-x"),
+    ]:
+        item = find_ticket(RULE, [("PR #12 title", "no ticket"), (source, text)])
+        assert item.status == "pass", source
+        assert f"({source})" in item.evidence
+
+
+def test_ticket_without_url_template_has_no_link() -> None:
+    item = find_ticket(TicketRule("CHG-[0-9]+"), [("PR #3 body", "see CHG-5")])
+    assert item.evidence == "CHG-5 (PR #3 body)"
+
+
+def test_ticket_missing_or_nothing_to_search() -> None:
+    missing = find_ticket(RULE, [("PR #12 title", "Add tool"), ("PR #12 body", ""), ("PR #12 branch", "feat")])
+    assert missing.status == "fail"
+    assert missing.evidence == "no match for (CHG|INC)-[0-9]+ in: PR #12 title, PR #12 branch"
+    assert find_ticket(RULE, []).status == "pending"
+    assert find_ticket(None, []).status == "skip"
+
+
+def snap(**kw: Any) -> dict[str, Any]:
+    base = {
+        "env": "uat",
+        "sha": "abc1234def",
+        "appliedAt": "2026-11-28T10:00:00Z",
+        "complete": True,
+        "logicalHash": "sha256:" + "1" * 64,
+    }
+    base.update(kw)
+    return base
+
+
+H = "sha256:" + "1" * 64
+
+
+def test_promotion_equal_hash_passes() -> None:
+    item = check_promotion(H, "uat", snap(), None, False)
+    assert item.status == "pass"
+    assert item.title == "UAT sign-off recorded"
+    assert item.evidence == (
+        "logical hash sha256:111111111111 = uat's last complete apply "
+        "(uat applied abc1234def at 2026-11-28T10:00:00Z); no behavioural test results recorded"
+    )
+
+
+def test_promotion_different_hash_fails() -> None:
+    item = check_promotion("sha256:" + "2" * 64, "uat", snap(), True, False)
+    assert item.status == "fail"
+    assert item.evidence.startswith("logical hash sha256:222222222222 ≠ uat's sha256:111111111111")
+
+
+def test_promotion_missing_or_partial_upstream_fails() -> None:
+    assert check_promotion(H, "uat", None, None, False).evidence == "uat has no recorded apply"
+    partial = check_promotion(H, "uat", snap(complete=False), None, False)
+    assert (partial.status, partial.evidence.endswith("but that apply was partial")) == ("fail", True)
+    assert check_promotion(H, "uat", snap(logicalHash=None), None, False).status == "fail"
+
+
+def test_promotion_requires_passing_tests_once_they_exist() -> None:
+    assert check_promotion(H, "uat", snap(), False, False).status == "fail"
+    assert check_promotion(H, "uat", snap(), True, False).evidence.endswith("its behavioural tests passed")
+
+
+def test_rollback_skips_promotion_and_no_upstream_skips() -> None:
+    rollback = check_promotion("sha256:other", "uat", None, None, True)
+    assert (rollback.status, rollback.blocking) == ("skip", False)
+    assert check_promotion(H, None, None, None, False).status == "skip"
+    assert check_promotion(None, "uat", snap(), None, False).status == "pending"
+
+
+def test_logical_hash_ignores_key_order() -> None:
+    a = {"Assistant/x": {"name": "x", "model": {"provider": "openai", "model": "${{ params.model }}"}}}
+    b = {"Assistant/x": {"model": {"model": "${{ params.model }}", "provider": "openai"}, "name": "x"}}
+    assert logical_hash(a) == logical_hash(b)
+    assert logical_hash(a).startswith("sha256:")
+    assert logical_hash(a) != logical_hash({"Assistant/x": {"name": "y"}})
