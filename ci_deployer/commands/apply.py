@@ -44,6 +44,49 @@ def add_apply_options(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="where the backup, snapshot and apply log go (default: .ci-deployer/runs/<env>/<stamp>/ in the config)",
     )
+    gates = parser.add_argument_group("gates (protected environments)")
+    gates.add_argument("--ticket", default=None, help="change ticket id, matched against protection.ticket.pattern")
+    gates.add_argument(
+        "--break-glass-reason",
+        default=None,
+        metavar="REASON",
+        help="apply outside a change window or freeze; recorded, never bypasses approvals",
+    )
+    gates.add_argument(
+        "--attest", action="append", default=[], metavar="NAME", help="a manual attestation (repeatable)"
+    )
+
+
+def gate_check(
+    session: Any, args: argparse.Namespace, out_dir: Path, reviewed_hash: str | None, *, rollback: bool = False
+) -> Any:
+    """The gates as apply's pre-write check, for environments with ``protection`` or ``promotesFrom``
+    (unprotected environments have nothing to enforce).  Built here, at the composition root, from
+    the process environment, the clock and the command's inputs."""
+    environment = session.environment
+    if environment.protection is None and environment.promotes_from is None:
+        return None
+    from datetime import UTC, datetime
+
+    from ci_deployer.engine.operations import BACKUP_FILE
+    from ci_deployer.gates.collect import github_source
+    from ci_deployer.gates.hook import pre_write_check, report_writer
+
+    return pre_write_check(
+        session.root,
+        session.repo,
+        os.environ,
+        lambda: datetime.now(UTC),
+        sha=session.sha,
+        ticket=args.ticket,
+        break_glass_reason=args.break_glass_reason,
+        attestations=args.attest,
+        reviewed_plan_hash=reviewed_hash,
+        backup_path=out_dir / BACKUP_FILE,
+        rollback_of_known_snapshot=rollback,
+        github=github_source(os.environ),
+        record=report_writer(out_dir),
+    )
 
 
 def confirm_or_refuse(args: argparse.Namespace, plan_text: str | None) -> None:
@@ -111,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
             allow_deletes=args.allow_deletes,
             adopt=args.adopt,
             overwrite_drift=args.overwrite_drift,
+            pre_write_check=gate_check(session, args, out_dir, reviewed.hash if reviewed else None),
             progress=progress,
         )
         result = apply(session, options)

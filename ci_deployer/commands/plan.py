@@ -35,14 +35,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--adopt", action="store_true", help="take over live resources that match a document by name"
     )
+    parser.add_argument(
+        "--snapshot",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="plan against this snapshot (e.g. prod's last apply artifact) instead of the local state; "
+        "implies --against snapshot",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from ci_deployer.engine.compose import open_session
     from ci_deployer.report import plan as report
 
-    with open_session(_common.config_dir(args), args.env, os.environ) as session:
-        against = args.against or session.environment.plan_against
+    root = _common.config_dir(args)
+    state = None
+    if args.snapshot is not None:
+        from ci_deployer.engine.compose import STATE_DIR
+        from ci_deployer.engine.state import LocalStateBackend, SnapshotFileState
+
+        state = SnapshotFileState(args.snapshot, LocalStateBackend(root.joinpath(*STATE_DIR)))
+    with open_session(root, args.env, os.environ, state=state) as session:
+        against = "snapshot" if args.snapshot is not None else args.against or session.environment.plan_against
         ctx = session.plan(against=against, adopt=args.adopt)
         plan = ctx.plan
         if args.out is not None:

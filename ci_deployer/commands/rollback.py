@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from ci_deployer.commands import _common
-from ci_deployer.commands.apply import add_apply_options, confirm_or_refuse, print_result, progress
+from ci_deployer.commands.apply import add_apply_options, confirm_or_refuse, gate_check, print_result, progress
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +32,13 @@ def run(args: argparse.Namespace) -> int:
         confirm_or_refuse(args, None)
         out_dir = args.out_dir or session.runs_dir()
         options = ApplyOptions(
-            out_dir=out_dir, allow_deletes=args.allow_deletes, adopt=args.adopt, overwrite_drift=True, progress=progress
+            out_dir=out_dir,
+            allow_deletes=args.allow_deletes,
+            adopt=args.adopt,
+            overwrite_drift=True,
+            # a snapshot this env already ran skips promotesFrom, never approvals (DESIGN §6)
+            pre_write_check=gate_check(session, args, out_dir, None, rollback=True),
+            progress=progress,
         )
         result = rollback(session, args.snapshot, options)
         print_result(result, args.format, out_dir)

@@ -72,6 +72,8 @@ class AuditLog:
             when = datetime.fromtimestamp(started, UTC).isoformat()
         elif isinstance(started, datetime):
             when = started.astimezone(UTC).isoformat()
+        elif isinstance(started, str) and started:
+            when = started  # the client records ISO 8601 already
         else:
             when = datetime.now(UTC).isoformat()
         line = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -26,10 +27,11 @@ from ci_deployer.engine.compose import Session
 from ci_deployer.engine.model import DesiredResource
 from ci_deployer.engine.plan import Plan, PlanContext
 from ci_deployer.engine.snapshot import Snapshot
-from ci_deployer.errors import ConfigError, DriftFound, PlanChanged, StateError
+from ci_deployer.errors import ConfigError, DeployerError, DriftFound, PlanChanged, StateError
 from ci_deployer.paths import get_path, parse_pattern
 
-PreWriteCheck = Callable[[Environment, Plan], None]
+# Returns evidence to record in the apply log (the gates' report), or None; raises to refuse.
+PreWriteCheck = Callable[[Environment, Plan], "dict[str, Any] | None"]
 
 BACKUP_FILE = "backup-before.json"
 SNAPSHOT_FILE = "snapshot-after.json"
@@ -52,6 +54,7 @@ class ApplyOptions:
 
 def plan_difference(reviewed: Plan, fresh: Plan) -> str:
     """A readable list of what differs between a reviewed plan and a fresh one."""
+
     def lines(plan: Plan) -> set[str]:
         out = {f"{c.action} {c.key}" + (" (blocked)" if c.blocked else "") for c in plan.changes if c.action != "noop"}
         out |= {f"drift {d.kind}/{d.slug}" for d in plan.drift}
@@ -83,10 +86,12 @@ def apply(session: Session, options: ApplyOptions, *, desired: list[DesiredResou
         )
         plan = ctx.plan
         _check(session, ctx, options)
-        if options.pre_write_check is not None:
-            options.pre_write_check(session.environment, plan)
         run = out.name
+        # The backup is a local file written before the gates run, so the backup gate can check it
+        # exists (a missing before-snapshot refuses the apply before any API write).
         snapshots.write(backup_snapshot(ctx, sha=session.sha, run=run), out / BACKUP_FILE)
+        if options.pre_write_check is not None:
+            _run_gates(options.pre_write_check, session, plan, audit)
         applier = Applier(ctx, client, session.resolver, sha=session.sha, run=run, progress=options.progress)
         results = applier.execute()
         snap = applier.snapshot(results, plan_hash=plan.hash, logical_hash=session.logical_hash)
@@ -101,6 +106,31 @@ def apply(session: Session, options: ApplyOptions, *, desired: list[DesiredResou
             hint=f"the partial state was saved; run apply again to converge. Log and snapshots: {out}",
         )
     return result
+
+
+def _run_gates(check: PreWriteCheck, session: Session, plan: Plan, audit: AuditLog) -> None:
+    """Run the pre-write check and record its outcome (allowed or refused, any break-glass
+    reason) as an ``event: gates`` line of the apply log, so the audit trail says why a write happened."""
+    try:
+        evidence = check(session.environment, plan)
+    except DeployerError as error:
+        audit.write(
+            {
+                "event": "gates",
+                "time": datetime.now(UTC).isoformat(),
+                "outcome": "refused",
+                "failureReason": error.failure_reason,
+                "message": str(error),
+            }
+        )
+        raise
+    line: dict[str, Any] = {"event": "gates", "time": datetime.now(UTC).isoformat(), "outcome": "allowed"}
+    if evidence:
+        line["breakGlass"] = evidence.get("breakGlass")
+        line["checklist"] = [
+            {"id": i.get("id"), "status": i.get("status")} for i in evidence.get("items", []) if isinstance(i, dict)
+        ]
+    audit.write(line)
 
 
 def _check(session: Session, ctx: PlanContext, options: ApplyOptions) -> None:
@@ -145,7 +175,6 @@ def desired_from_snapshot(snap: Snapshot) -> list[DesiredResource]:
     for rec in snap.resources:
         secrets = []
         for dotted in rec.secret_refs:
-
             path = tuple(p for p in parse_pattern(dotted) if p is not None)
             try:
                 node: Any = get_path(rec.desired, path)

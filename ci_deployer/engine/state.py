@@ -133,3 +133,39 @@ def _stale(holder: dict[str, object]) -> bool:
     except PermissionError:
         return False
     return False
+
+
+class SnapshotFileState:
+    """Read-only state from one snapshot file (``plan --snapshot FILE``): how a PR plan reads prod's
+    last snapshot downloaded from the newest default-branch apply artifact, with no prod key."""
+
+    def __init__(self, path: FsPath, fallback: StateBackend) -> None:
+        try:
+            self.snapshot = snapshots.load(path)
+        except StateError:
+            raise
+        except (OSError, ValueError) as exc:
+            raise StateError(
+                f"cannot read the snapshot {path}: {exc}", hint="pass a snapshot-after.json written by apply"
+            ) from None
+        self.path = path
+        self.fallback = fallback
+
+    def latest(self, env: str) -> Snapshot | None:
+        if self.snapshot.env != env:
+            raise StateError(
+                f"{self.path} is a snapshot of {self.snapshot.env}, not {env}",
+                hint=f"pass a snapshot recorded for {env}",
+            )
+        return self.snapshot
+
+    def save(self, snapshot: Snapshot) -> None:
+        raise StateError(f"{self.path} is read-only state", hint="apply without --snapshot")
+
+    def hmac_key(self, env: str) -> bytes:
+        if self.snapshot.hmac_key:
+            return bytes.fromhex(self.snapshot.hmac_key)
+        return self.fallback.hmac_key(env)
+
+    def lock(self, env: str) -> contextlib.AbstractContextManager[None]:
+        return self.fallback.lock(env)

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ci_deployer.gates.evaluate import enforce, evaluate
 from ci_deployer.gates.model import GateReport
@@ -52,7 +52,7 @@ def pre_write_check(
     rollback_of_known_snapshot: bool = False,
     github: GitHubSource | None = None,
     record: Callable[[GateReport], None] | None = None,
-) -> Callable[[Environment, Plan], None]:
+) -> Callable[[Environment, Plan], dict[str, Any]]:
     """A ``pre_write_check`` for apply: evaluate the gates on the fresh ``plan`` and enforce them.
 
     ``backup_path``: the before-snapshot file; when given, it must exist at check time (so apply
@@ -60,7 +60,7 @@ def pre_write_check(
     """
     from ci_deployer.gates.collect import collect_inputs
 
-    def check(environment: Environment, plan: Plan) -> None:
+    def check(environment: Environment, plan: Plan) -> dict[str, Any]:
         inputs = collect_inputs(
             root,
             repo,
@@ -82,5 +82,6 @@ def pre_write_check(
         if record is not None:
             record(report)
         enforce(report)
+        return report.to_dict()
 
     return check
