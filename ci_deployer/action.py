@@ -412,6 +412,7 @@ class ActionRun:
             )
             raise
         self.upload("plan", ["plan.json", "plan.md"])
+        self.write_checklist(self.work_dir / "plan.json")
         checklist = self._checklist()
         self.post_comment(
             lambda marker: markdown.render_plan(plan, run=run_info, marker=marker, checklist=checklist),
@@ -435,6 +436,22 @@ class ActionRun:
         if run.code == EXIT_DRIFT:
             result.exit_code, result.failure_reason = EXIT_DRIFT, "drift"
         return result
+
+    def write_checklist(self, plan_path: Path) -> None:
+        """Evaluate the gates for the PR comment (``gate --checklist-out``).  On a PR most gates are
+        still pending (nothing is merged or approved yet), so a refusal here is information for the
+        reviewer, not a failure of the plan step."""
+        path = self.work_dir / "checklist.json"
+        supported = self.options("gate")
+        if path.is_file() or "--checklist-out" not in supported:
+            return
+        argv = [*self.common_args("gate"), "--checklist-out", str(path), *self.optional_args("gate")]
+        if "--plan" in supported and plan_path.is_file():
+            argv += ["--plan", str(plan_path)]
+        self.cli(argv)
+        items = self._checklist()
+        if items and all(item.get("status") == "skip" for item in items):
+            path.unlink()  # an unprotected environment: nothing to show
 
     def _checklist(self) -> list[dict[str, Any]]:
         """The gates' checklist (``checklist.json`` in the work dir, written by ``gate``), if any."""
