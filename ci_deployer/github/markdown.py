@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import difflib
 import html
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from functools import cache
 from typing import Any
 
 from ci_deployer import __version__, redact
+from ci_deployer.report import values
 
 COMMENT_LIMIT = 65_536
 Measure = Callable[[str], int]
@@ -99,24 +99,6 @@ def fence_for(body: str, char: str = "`") -> str:
 # -- field diffs -----------------------------------------------------------------------------------
 
 
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def _lines(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return value.splitlines() or [""]
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, indent=2).splitlines()
-
-
-def _is_long(value: Any) -> bool:
-    if value is None:
-        return False
-    if isinstance(value, str):
-        return "\n" in value or len(value) > LONG_VALUE
-    return len(_compact(value)) > LONG_VALUE
-
-
 def field_sections(fields: Sequence[Mapping[str, Any]], max_chars: int) -> list[Section]:
     """Field changes as ``diff`` blocks: short values together, long strings as unified diffs.
 
@@ -131,22 +113,29 @@ def field_sections(fields: Sequence[Mapping[str, Any]], max_chars: int) -> list[
             short.append(f"! {path}: secret {item.get('secret')}")
             continue
         old, new = item.get("old"), item.get("new")
-        if _is_long(old) or _is_long(new):
+        if values.is_long(old, LONG_VALUE) or values.is_long(new, LONG_VALUE):
             if op == "add":
-                body = [f"+{line}" for line in _lines(new)]
+                body = [f"+{line}" for line in values.text_lines(new)]
             elif op == "remove":
-                body = [f"-{line}" for line in _lines(old)]
+                body = [f"-{line}" for line in values.text_lines(old)]
             else:
                 body = list(
-                    difflib.unified_diff(_lines(old), _lines(new), fromfile="before", tofile="after", lineterm="", n=3)
+                    difflib.unified_diff(
+                        values.text_lines(old),
+                        values.text_lines(new),
+                        fromfile="before",
+                        tofile="after",
+                        lineterm="",
+                        n=3,
+                    )
                 )[2:]  # drop the ---/+++ header lines: the title names the field
             long_sections.append((path, body))
         elif op == "add":
-            short.append(f"+ {path}: {_compact(new)}")
+            short.append(f"+ {path}: {values.compact(new)}")
         elif op == "remove":
-            short.append(f"- {path}: {_compact(old)}")
+            short.append(f"- {path}: {values.compact(old)}")
         else:
-            short.extend((f"- {path}: {_compact(old)}", f"+ {path}: {_compact(new)}"))
+            short.extend((f"- {path}: {values.compact(old)}", f"+ {path}: {values.compact(new)}"))
     sections: list[Section] = []
     budget = max_chars
     for title, body_lines in ([("", short)] if short else []) + long_sections:

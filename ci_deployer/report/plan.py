@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -17,6 +16,7 @@ from ci_deployer import redact
 from ci_deployer.engine.diff import FieldChange
 from ci_deployer.engine.plan import Change, Plan
 from ci_deployer.paths import format_path
+from ci_deployer.report import values
 
 LONG = 80
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "rename": ">", "adopt": "<", "noop": " "}
@@ -54,24 +54,6 @@ def counts_line(summary: Mapping[str, int]) -> str:
     return line + (f" ({', '.join(extra)})" if extra else "") + "."
 
 
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def _text_lines(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return value.splitlines() or [""]
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, indent=2).splitlines()
-
-
-def _is_long(value: Any) -> bool:
-    if value is None:
-        return False
-    if isinstance(value, str):
-        return "\n" in value or len(value) > LONG
-    return len(_compact(value)) > LONG
-
-
 def field_lines(fields: Iterable[FieldChange]) -> list[str]:
     """Diff-style lines for changed fields: ``~ path: old → new``, unified diffs for long values."""
     out: list[str] = []
@@ -80,24 +62,24 @@ def field_lines(fields: Iterable[FieldChange]) -> list[str]:
         if change.secret is not None:
             out.append(f"! {path}: secret {change.secret}")
             continue
-        if _is_long(change.old) or _is_long(change.new):
+        if values.is_long(change.old, LONG) or values.is_long(change.new, LONG):
             out.append(f"~ {path}:" if change.op == "change" else f"{'+' if change.op == 'add' else '-'} {path}:")
             if change.op == "add":
-                out += [f"+ {line}" for line in _text_lines(change.new)]
+                out += [f"+ {line}" for line in values.text_lines(change.new)]
             elif change.op == "remove":
-                out += [f"- {line}" for line in _text_lines(change.old)]
+                out += [f"- {line}" for line in values.text_lines(change.old)]
             else:
                 diff = difflib.unified_diff(
-                    _text_lines(change.old), _text_lines(change.new), "before", "after", lineterm="", n=2
+                    values.text_lines(change.old), values.text_lines(change.new), "before", "after", lineterm="", n=2
                 )
                 out += [f"  {line}" for line in list(diff)[2:]]
             continue
         if change.op == "add":
-            out.append(f"+ {path}: {_compact(change.new)}")
+            out.append(f"+ {path}: {values.compact(change.new)}")
         elif change.op == "remove":
-            out.append(f"- {path}: {_compact(change.old)}")
+            out.append(f"- {path}: {values.compact(change.old)}")
         else:
-            out.append(f"~ {path}: {_compact(change.old)} → {_compact(change.new)}")
+            out.append(f"~ {path}: {values.compact(change.old)} → {values.compact(change.new)}")
     return out
 
 
