@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import TOKEN, assistant_body, function_tool
+from emulator_helpers import TOKEN, assistant_body, function_tool
 
 from ci_deployer.emulator import Emulator
 

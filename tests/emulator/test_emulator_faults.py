@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from conftest import TOKEN, function_tool
+from emulator_helpers import TOKEN, function_tool
 
 from ci_deployer.emulator import Emulator, Faults, LoggedRequest, serve
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from conftest import assistant_body
+from emulator_helpers import assistant_body
 
 
 def _kb_tools(api: httpx.Client) -> list[dict[str, object]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
-from conftest import function_tool
+from emulator_helpers import function_tool
 
 from ci_deployer.emulator import Emulator
 

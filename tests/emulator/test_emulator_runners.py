@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from conftest import assistant_body, function_tool
+from emulator_helpers import assistant_body, function_tool
 
 
 def _agent(api: httpx.Client) -> dict[str, Any]:

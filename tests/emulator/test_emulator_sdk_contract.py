@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import TOKEN
+from emulator_helpers import TOKEN
 from vapi import JsonSchema, OpenAiFunction, SquadMemberDto, Vapi
 from vapi.core.api_error import ApiError
 from vapi.core.unchecked_base_model import construct_type

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 import httpx
-from conftest import function_tool
+from emulator_helpers import function_tool
 
 from ci_deployer.cli import main
 

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import Org, environments_yaml
+from engine_helpers import Org, environments_yaml
 
 from ci_deployer.cli import main
 from ci_deployer.emulator import Faults

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES, SECRET, Org, git
+from engine_helpers import EXAMPLES, SECRET, Org, git
 
 from ci_deployer.cli import main
 

@@ -136,7 +136,7 @@ def live_tools(root: Path) -> list[dict[str, object]]:
 def api_writes(out: Path) -> list[str]:
     log = out / "apply-log.jsonl"
     lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
-    return [e["method"] for e in map(json.loads, lines) if e["method"] != "GET"]
+    return [e["method"] for e in map(json.loads, lines) if e.get("method", "GET") != "GET"]
 
 
 def test_outside_window_refused_with_no_api_write(root: Path, tmp_path: Path) -> None:
