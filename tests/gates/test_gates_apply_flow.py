@@ -145,7 +145,8 @@ def test_outside_window_refused_with_no_api_write(root: Path, tmp_path: Path) ->
         run_apply(root, OUTSIDE, out)
     assert live_tools(root) == []
     assert api_writes(out) == []
-    assert not (out / "backup-before.json").exists()
+    # the backup is a local file taken before the gates run (so the backup gate can verify it); no API write
+    assert (out / "backup-before.json").is_file()
     recorded = json.loads((out / REPORT_FILE).read_text(encoding="utf-8"))
     assert (recorded["allowed"], recorded["blocking"]) == (False, ["window"])
 
