@@ -359,9 +359,55 @@ class ActionRun:
             argv += ["--state-dir", str(path.parent.parent)]
         return argv
 
+    def seed_state(self, command: str) -> list[str]:
+        """``--state-dir`` arguments for ``command``, with the state seeded from artifacts.
+
+        In Actions the config's local state folder is empty (a fresh checkout), so without this an
+        apply would not know the ids it created before.  The newest apply snapshot of the env, and of
+        its ``promotesFrom`` env (for the promotion gate), is fetched from default-branch runs only
+        (a PR run can upload anything) into the work dir, never the workspace.
+        """
+        if "--state-dir" not in self.options(command) or not (self.ctx.in_actions and self.inputs.github_token):
+            return []
+        from ci_deployer.config.loader import load_repo
+        from ci_deployer.github.state import ArtifactStateBackend
+
+        try:
+            repo, _ = load_repo(self.config_root())
+        except ConfigError:
+            return []  # the command itself reports the problem with its own failure_reason
+        environment = repo.environments.get(self.env)
+        if environment is None or environment.api_url == "embedded":
+            return []  # an embedded org's state lives beside its local emulator data
+        root = self.work_dir / "state"
+        backend = ArtifactStateBackend(self.github, self.ctx.repository, self.inputs.github_token)
+        envs = [env for env in dict.fromkeys([self.env, environment.promotes_from]) if env]
+        try:
+            for env in envs:
+                path = root / env / "snapshot.json"
+                if path.is_file():
+                    continue
+                stored = backend.latest_snapshot(env, self.ctx.default_branch)
+                if stored is None:
+                    self.out.notice(f"no applied snapshot of {env} in default-branch runs: its state starts empty")
+                    continue
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(stored.data, indent=2, sort_keys=True), encoding="utf-8")
+                self.out.echo(
+                    f"state of {env}: {stored.artifact_name} (run {stored.run_id}, commit {stored.head_sha[:12]})"
+                )
+        except GitHubError as error:
+            if command in ("apply", "rollback"):
+                raise  # writing without the env's state could duplicate what earlier applies created
+            self.out.warning(f"the state of {self.env} could not be read from artifacts ({error}); using none")
+            return []
+        return ["--state-dir", str(root)]
+
     def run_plan(self, out_name: str, *, against: Sequence[str] = ()) -> tuple[CliRun, dict[str, Any] | None]:
         out = self.work_dir / out_name
         argv = [*self.common_args("plan"), "--out", str(out), *against]
+        if "--snapshot" not in against:
+            argv += self.seed_state("plan")
         if "--markdown" in self.options("plan"):
             argv += ["--markdown", str(out.with_suffix(".md"))]
         run = self.cli(argv)
@@ -516,7 +562,7 @@ class ActionRun:
                     )
                 plan_args = ["--plan", str(self.work_dir / "plan.json")]
         record = self._start_deployment()
-        argv = [*self.common_args("apply"), "--auto-approve", *plan_args]
+        argv = [*self.common_args("apply"), "--auto-approve", *plan_args, *self.seed_state("apply")]
         if "--out-dir" in self.options("apply"):
             argv += ["--out-dir", str(self.work_dir)]
         argv += self.optional_args("apply")
@@ -578,7 +624,7 @@ class ActionRun:
             snap = Path(self.inputs.snapshot)
             argv += ["--snapshot", str(snap if snap.is_absolute() else self.ctx.workspace / snap), "--auto-approve"]
             argv += ["--out-dir", str(self.work_dir)] if "--out-dir" in self.options(command) else []
-        argv += self.optional_args(command)
+        argv += self.optional_args(command) + self.seed_state(command)
         run = self.cli(argv)
         ok = run.code == EXIT_OK
         if command == "rollback":

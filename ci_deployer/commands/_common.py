@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 FORMATS = ("text", "json", "github")
 
@@ -39,3 +40,30 @@ def add_env(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
 
 def config_dir(args: argparse.Namespace) -> Path:
     return args.config if args.config is not None else default_config_dir()
+
+
+def add_state_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder holding each env's state (<DIR>/<env>/snapshot.json); default: <config>/.ci-deployer/state "
+        "(the GitHub Action seeds it from the newest default-branch apply artifact)",
+    )
+
+
+def state_root(args: argparse.Namespace) -> Path | None:
+    """The ``--state-dir`` given, or None for the default under the config root."""
+    value = getattr(args, "state_dir", None)
+    return value if isinstance(value, Path) else None
+
+
+def state_backend(args: argparse.Namespace) -> Any:
+    """A local state backend on ``--state-dir``, or None (the session's default)."""
+    root = state_root(args)
+    if root is None:
+        return None
+    from ci_deployer.engine.state import LocalStateBackend
+
+    return LocalStateBackend(root)

@@ -44,6 +44,7 @@ def add_apply_options(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="where the backup, snapshot and apply log go (default: .ci-deployer/runs/<env>/<stamp>/ in the config)",
     )
+    _common.add_state_dir(parser)
     gates = parser.add_argument_group("gates (protected environments)")
     gates.add_argument("--ticket", default=None, help="change ticket id, matched against protection.ticket.pattern")
     gates.add_argument(
@@ -69,7 +70,7 @@ def gate_check(
     from datetime import UTC, datetime
 
     from ci_deployer.engine.operations import BACKUP_FILE
-    from ci_deployer.gates.collect import github_source
+    from ci_deployer.gates.collect import github_source, snapshot_reader
     from ci_deployer.gates.hook import pre_write_check, report_writer
 
     return pre_write_check(
@@ -83,6 +84,7 @@ def gate_check(
         attestations=args.attest,
         reviewed_plan_hash=reviewed_hash,
         backup_path=out_dir / BACKUP_FILE,
+        read_snapshot=snapshot_reader(_common.state_root(args)),
         rollback_of_known_snapshot=rollback,
         github=github_source(os.environ),
         record=report_writer(out_dir),
@@ -132,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     from ci_deployer.errors import StateError
     from ci_deployer.report.plan import render_text
 
-    with open_session(_common.config_dir(args), args.env, os.environ) as session:
+    with open_session(_common.config_dir(args), args.env, os.environ, state=_common.state_backend(args)) as session:
         reviewed = None
         if args.plan is not None:
             try:

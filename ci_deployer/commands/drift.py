@@ -15,6 +15,7 @@ from ci_deployer.commands import _common
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    _common.add_state_dir(parser)
     _common.add_config(parser)
     _common.add_env(parser)
     _common.add_format(parser)
@@ -24,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from ci_deployer.engine.compose import open_session
     from ci_deployer.report.plan import field_lines
 
-    with open_session(_common.config_dir(args), args.env, os.environ) as session:
+    with open_session(_common.config_dir(args), args.env, os.environ, state=_common.state_backend(args)) as session:
         plan = session.plan(against="live").plan
         failing = bool(plan.drift) and session.environment.drift == "fail"
         if args.format == "json":

@@ -33,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _common.add_config(parser)
     _common.add_env(parser, required=True)
     _common.add_format(parser)
+    _common.add_state_dir(parser)
     parser.add_argument("--sha", metavar="SHA", help="the commit being applied (default: GITHUB_SHA, else git HEAD)")
     parser.add_argument("--ticket", metavar="T", help="change ticket for this deployment (the dispatch input)")
     parser.add_argument(
@@ -73,7 +74,7 @@ def gate(
     """Gather the evidence and evaluate the gates of ``args.env`` (no printing)."""
     from ci_deployer.config.loader import load_repo
     from ci_deployer.engine.compose import git_sha
-    from ci_deployer.gates.collect import collect_inputs, github_source
+    from ci_deployer.gates.collect import collect_inputs, github_source, snapshot_reader
     from ci_deployer.gates.evaluate import evaluate
 
     root = _common.config_dir(args)
@@ -94,6 +95,7 @@ def gate(
         plan_hash=_plan_hash(args.plan),
         reviewed_plan_hash=args.reviewed_plan_hash,
         github=github_source(environ, github_options),
+        read_snapshot=snapshot_reader(_common.state_root(args)),
     )
     return evaluate(repo.environments[args.env], inputs)
 

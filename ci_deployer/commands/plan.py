@@ -18,23 +18,20 @@ EXIT_DRIFT = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    _common.add_state_dir(parser)
     _common.add_config(parser)
     _common.add_env(parser)
     _common.add_format(parser)
     parser.add_argument("--out", type=Path, default=None, metavar="FILE", help="write the plan JSON here")
     parser.add_argument("--markdown", type=Path, default=None, metavar="FILE", help="write the plan as Markdown here")
-    parser.add_argument(
-        "--detailed-exitcode", action="store_true", help="exit 2 when the plan has changes (0: none)"
-    )
+    parser.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when the plan has changes (0: none)")
     parser.add_argument(
         "--against",
         choices=("live", "snapshot"),
         default=None,
         help="read the live org (default) or the env's last snapshot (no API call; the env's planAgainst by default)",
     )
-    parser.add_argument(
-        "--adopt", action="store_true", help="take over live resources that match a document by name"
-    )
+    parser.add_argument("--adopt", action="store_true", help="take over live resources that match a document by name")
     parser.add_argument(
         "--snapshot",
         type=Path,
@@ -50,12 +47,12 @@ def run(args: argparse.Namespace) -> int:
     from ci_deployer.report import plan as report
 
     root = _common.config_dir(args)
-    state = None
+    state = _common.state_backend(args)
     if args.snapshot is not None:
         from ci_deployer.engine.compose import STATE_DIR
         from ci_deployer.engine.state import LocalStateBackend, SnapshotFileState
 
-        state = SnapshotFileState(args.snapshot, LocalStateBackend(root.joinpath(*STATE_DIR)))
+        state = SnapshotFileState(args.snapshot, state or LocalStateBackend(root.joinpath(*STATE_DIR)))
     with open_session(root, args.env, os.environ, state=state) as session:
         against = "snapshot" if args.snapshot is not None else args.against or session.environment.plan_against
         ctx = session.plan(against=against, adopt=args.adopt)

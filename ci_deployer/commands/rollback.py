@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from ci_deployer.engine.compose import open_session
     from ci_deployer.engine.operations import ApplyOptions, rollback
 
-    with open_session(_common.config_dir(args), args.env, os.environ) as session:
+    with open_session(_common.config_dir(args), args.env, os.environ, state=_common.state_backend(args)) as session:
         confirm_or_refuse(args, None)
         out_dir = args.out_dir or session.runs_dir()
         options = ApplyOptions(

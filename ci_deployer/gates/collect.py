@@ -39,6 +39,20 @@ def read_latest_snapshot(root: Path, env: str) -> dict[str, Any] | None:
     return snapshot.to_dict() if snapshot is not None else None
 
 
+def snapshot_reader(state_root: Path | None) -> SnapshotReader:
+    """A reader for ``--state-dir`` (``<state_root>/<env>/snapshot.json``), or the default one."""
+    if state_root is None:
+        return read_latest_snapshot
+
+    def read(root: Path, env: str) -> dict[str, Any] | None:
+        from ci_deployer.engine.state import LocalStateBackend
+
+        snapshot = LocalStateBackend(state_root).latest(env)
+        return snapshot.to_dict() if snapshot is not None else None
+
+    return read
+
+
 @dataclass
 class GitHubSource:
     """A PyGithub client and the repository the config lives in."""

@@ -20,7 +20,7 @@ from ci_deployer.gates.model import GateReport
 if TYPE_CHECKING:
     from ci_deployer.config.model import ConfigRepo, Environment
     from ci_deployer.engine.plan import Plan
-    from ci_deployer.gates.collect import GitHubSource
+    from ci_deployer.gates.collect import GitHubSource, SnapshotReader
 
 REPORT_FILE = "gate-report.json"
 
@@ -52,13 +52,14 @@ def pre_write_check(
     rollback_of_known_snapshot: bool = False,
     github: GitHubSource | None = None,
     record: Callable[[GateReport], None] | None = None,
+    read_snapshot: SnapshotReader | None = None,
 ) -> Callable[[Environment, Plan], dict[str, Any]]:
     """A ``pre_write_check`` for apply: evaluate the gates on the fresh ``plan`` and enforce them.
 
     ``backup_path``: the before-snapshot file; when given, it must exist at check time (so apply
     should save the backup, a local file, before calling the check).  ``None``: backup pending.
     """
-    from ci_deployer.gates.collect import collect_inputs
+    from ci_deployer.gates.collect import collect_inputs, read_latest_snapshot
 
     def check(environment: Environment, plan: Plan) -> dict[str, Any]:
         inputs = collect_inputs(
@@ -77,6 +78,7 @@ def pre_write_check(
             rollback_of_known_snapshot=rollback_of_known_snapshot,
             validation=(True, "validated by apply"),
             github=github,
+            read_snapshot=read_snapshot or read_latest_snapshot,
         )
         report = evaluate(environment, inputs)
         if record is not None:
