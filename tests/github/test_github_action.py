@@ -464,3 +464,80 @@ def test_real_plan_end_to_end(action_run: Run, github: responses.RequestsMock, f
     assert action_run.outputs["plan_hash"].startswith("sha256:")
     assert len(issue.comments) == 2 and "ci-deployer plan for `dev`" in issue.comments[1]["body"]
     assert "ci-deployer-dev-plan-4242-1-plan" in fake_results.finalized
+
+
+def test_apply_seeds_the_env_state_from_default_branch_artifacts(
+    action_run: Run, github: responses.RequestsMock, fake_results: Any, small_plan: dict[str, Any]
+) -> None:
+    """A fresh checkout has no local state: apply must get the ids of earlier applies from the newest
+    apply artifact of a default-branch run, and hand them to the CLI with --state-dir."""
+    import zipfile
+
+    _push_to_main(action_run, github, "sha256:feed")
+    deployment = {"id": 77, "url": "https://api.github.com/repos/acme/config/deployments/77", "environment": "uat"}
+    github.post(f"{API}/deployments", status=201, json=deployment)
+    github.post(f"{API}/deployments/77/statuses", status=201, json={"id": 1, "state": "success"})
+    payload_api = "https://api.github.com/repos/acme/config"
+    github.get(
+        f"{API}/actions/artifacts",
+        json={
+            "total_count": 1,
+            "artifacts": [
+                {
+                    "id": 14,
+                    "name": "ci-deployer-uat-apply-86-1-apply",
+                    "expired": False,
+                    "archive_download_url": f"{payload_api}/actions/artifacts/14/zip",
+                    "workflow_run": {
+                        "id": 86,
+                        "head_branch": "main",
+                        "head_sha": "d" * 40,
+                        "repository_id": 1,
+                        "head_repository_id": 1,
+                    },
+                }
+            ],
+        },
+    )
+    github.get(
+        f"{API}/actions/runs/86",
+        json={"id": 86, "event": "push", "head_branch": "main", "head_repository": {"full_name": "acme/config"}},
+    )
+    recorded = {
+        "formatVersion": 1,
+        "kind": "snapshot",
+        "env": "uat",
+        "sha": "d" * 40,
+        "appliedAt": "2026-11-28T10:00:00Z",
+        "resources": [{"kind": "Tool", "slug": "jira", "id": "t-1"}],
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("snapshot-after.json", json.dumps(recorded))
+    github.get(
+        f"{payload_api}/actions/artifacts/14/zip", status=302, headers={"Location": "https://blobs.example/14?sig=zz"}
+    )
+    github.get("https://blobs.example/14", body=buffer.getvalue(), content_type="application/zip")
+
+    options = {command: flags | {"--state-dir"} for command, flags in DOCUMENTED_OPTIONS.items()}
+    engine = StandInEngine(small_plan)
+    assert run_action(action_run, cli_main=engine, cli_options=lambda c: options.get(c, set())) == 0, (
+        action_run.stdout.getvalue()
+    )
+    apply_argv = engine.calls[-1]
+    assert apply_argv[0] == "apply"
+    state_dir = Path(apply_argv[apply_argv.index("--state-dir") + 1])
+    assert json.loads((state_dir / "uat" / "snapshot.json").read_text(encoding="utf-8")) == recorded
+    assert not state_dir.is_relative_to(action_run.workspace)  # nothing written into the workspace
+
+
+def test_apply_refuses_when_the_env_state_cannot_be_read(
+    action_run: Run, github: responses.RequestsMock, fake_results: Any, small_plan: dict[str, Any]
+) -> None:
+    _push_to_main(action_run, github, "sha256:feed")
+    github.get(f"{API}/actions/artifacts", status=500, json={"message": "boom"})
+    options = {command: flags | {"--state-dir"} for command, flags in DOCUMENTED_OPTIONS.items()}
+    engine = StandInEngine(small_plan)
+    assert run_action(action_run, cli_main=engine, cli_options=lambda c: options.get(c, set())) == 1
+    assert action_run.outputs["failure_reason"] == "github-error"
+    assert all(argv[0] != "apply" for argv in engine.calls)  # never applied without its state
