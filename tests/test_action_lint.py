@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from ci_deployer.action import OUTPUT_NAMES
-from ci_deployer.github.context import Inputs
+from ci_deployer.github.inputs import Inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -62,7 +62,8 @@ def test_zizmor_has_no_findings() -> None:
 def test_action_yml_declares_what_the_action_reads_and_writes() -> None:
     action = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
     assert action["runs"] == {"using": "docker", "image": "Dockerfile"}
-    assert set(action["inputs"]) == set(Inputs.__dataclass_fields__)
+    # `github_token` is read with the run's settings (INPUT_GITHUB_TOKEN), the rest as typed inputs.
+    assert set(action["inputs"]) == set(Inputs.__dataclass_fields__) | {"github_token"}
     assert set(action["outputs"]) == set(OUTPUT_NAMES)
     assert action["inputs"]["github_token"]["default"] == "${{ github.token }}"
     assert action["inputs"]["comment"]["default"] == "true"

@@ -15,16 +15,14 @@
 
 from __future__ import annotations
 
-import builtins
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from ci_deployer import redact
-from ci_deployer.config.model import Environment
 from ci_deployer.config.secrets import SecretResolver, substitute
 from ci_deployer.engine import graph
 from ci_deployer.engine.auditlog import current_operation
@@ -40,28 +38,15 @@ from ci_deployer.engine.canonical import (
 )
 from ci_deployer.engine.identity import label_of
 from ci_deployer.engine.model import display_name
-from ci_deployer.engine.plan import Change, PlanContext, kind_order
+from ci_deployer.engine.plan import Change, PlanContext, kind_order, merge_recorded
+from ci_deployer.engine.session import PlatformClient
 from ci_deployer.engine.snapshot import Snapshot, SnapshotRecord
-from ci_deployer.errors import ApiError, DeployerError, TransportError
-from ci_deployer.paths import Path, format_path
+from ci_deployer.errors import ApiError, DeployerError
+from ci_deployer.paths import Path
 from ci_deployer.platform.kinds import GENERATED_TOOL_TYPES, KINDS
+from ci_deployer.platform.upsert import create_or_adopt
 
 Progress = Callable[[str], None]
-PreWriteCheck = Callable[[Environment, Any], None]
-
-
-class PlatformClient(Protocol):
-    """What apply needs from :class:`ci_deployer.platform.client.VapiClient`."""
-
-    def list(self, kind: str) -> list[dict[str, Any]]: ...
-
-    def create(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]: ...
-
-    def update(self, kind: str, resource_id: str, payload: dict[str, Any]) -> dict[str, Any]: ...
-
-    def delete(self, kind: str, resource_id: str) -> Any: ...
-
-    def map(self, fn: Callable[[Any], Any], items: builtins.list[Any]) -> builtins.list[Any]: ...
 
 
 class ApplyFailed(DeployerError):
@@ -277,36 +262,24 @@ class Applier:
         return self._run(result, go)
 
     def _create_or_find(self, change: Change, body: dict[str, Any], result: OpResult) -> dict[str, Any]:
-        attempts = 3
-        for attempt in range(attempts):
-            try:
-                return self.client.create(change.kind, body)
-            except _lost_answer_errors():
-                # The answer was lost: the create may have happened.  Look before retrying, so a
-                # retry never makes a second copy (Vapi has no idempotency keys).
-                found = self._find_created(change, body)
-                if found is not None:
-                    result.recovered = True
-                    return found
-                if attempt == attempts - 1:
-                    raise
-        raise AssertionError("unreachable")
-
-    def _find_created(self, change: Change, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Create; when the answer is lost, find the create before retrying (Vapi has no idempotency
+        keys): by label, else name, else — for nameless kinds — the payload itself."""
         kind = change.kind
-        taken = set(self.ids.values())
         name = display_name(kind, body)
         want = _comparable(kind, body)
-        for obj in self.client.list(kind):
-            if str(obj.get("id")) in taken:
-                continue
+
+        def mine(obj: dict[str, Any]) -> bool:
             if KINDS[kind].labels and label_of(obj, self.env) == change.slug:
-                return obj
-            if name is not None and display_name(kind, obj) == name:
-                return obj
-            if name is None and _comparable(kind, obj, restrict=want) == want:
-                return obj
-        return None
+                return True
+            if name is not None:
+                return display_name(kind, obj) == name
+            return bool(_comparable(kind, obj, restrict=want) == want)
+
+        with self._lock:
+            taken = set(self.ids.values())
+        created, found = create_or_adopt(self.client, kind, body, mine, exclude=taken)
+        result.recovered = found
+        return created
 
     def update(self, change: Change) -> OpResult:
         result = OpResult(change.action, change.kind, change.slug, change.id)
@@ -432,18 +405,14 @@ class Applier:
             change = changes.get(key)
             if change is not None and change.previous_slug and ctx.state is not None:
                 prev = ctx.state.record(res.kind, change.previous_slug)
-            secret_refs = {
-                format_path(path): {"ref": sp.refs[0], "refs": sp.refs, "hmac": sp.hmac}
-                for path, sp in ctx.secret_paths.get(key, {}).items()
-                if sp.refs
-            }
+            secret_refs = ctx.secret_refs(key)
             if key in ok and key in self.responses:
                 response = self.responses[key]
                 org_id = org_id or response.get("orgId")
                 payload = strip_server_fields(res.kind, response)
                 payload = ids_to_refs(payload, tokens)
                 payload = drop_mirrored(res.kind, payload, want)
-                payload = ctx.masker.mask_live(payload, ctx.expected_secrets(key))
+                payload = ctx.masker.mask_live(payload, ctx.slots(key), want)
                 record = SnapshotRecord(
                     res.kind, res.slug, str(rid), sort_keys(payload), want, secret_refs, content_hash(want)
                 )
@@ -483,7 +452,6 @@ class Applier:
             resources=records,
             plan_hash=plan_hash,
             logical_hash=logical_hash,
-            hmac_key=None,
             secret_hmacs=secret_hmacs,
         )
 
@@ -499,15 +467,15 @@ def backup_snapshot(ctx: PlanContext, *, sha: str | None, run: str | None) -> Sn
             key = f"{kind}/{slug}"
             prev = ctx.state.record(kind, slug) if ctx.state is not None else None
             if prev is not None and prev.id == str(obj["id"]):
-                expected = _expected_from(prev)
+                slots = merge_recorded(ctx.slots(key), prev)
                 desired = prev.desired
                 secret_refs = prev.secret_refs
             else:
-                expected = ctx.expected_secrets(key)
+                slots = ctx.slots(key)
                 desired = {}
                 secret_refs = {}
             payload = ids_to_refs(strip_server_fields(kind, obj), tokens)
-            payload = sort_keys(ctx.masker.mask_live(payload, expected))
+            payload = sort_keys(ctx.masker.mask_live(payload, slots, ctx.desired_canonical.get(key)))
             desired = desired or payload
             records.append(
                 SnapshotRecord(kind, slug, str(obj["id"]), payload, desired, secret_refs, content_hash(desired))
@@ -537,26 +505,8 @@ def backup_snapshot(ctx: PlanContext, *, sha: str | None, run: str | None) -> Sn
     )
 
 
-def _lost_answer_errors() -> tuple[type[BaseException], ...]:
-    """Errors meaning "the write may have happened": ours, plus the platform client's
-    ``AmbiguousWriteError`` when that module is present."""
-    import importlib
-
-    try:
-        ambiguous = importlib.import_module("ci_deployer.platform.client").AmbiguousWriteError
-    except (ImportError, AttributeError):
-        return (TransportError,)
-    return (TransportError, ambiguous)
-
-
 def _org_id(ctx: PlanContext) -> str | None:
     return next((str(o["orgId"]) for objs in ctx.live.values() for o in objs if o.get("orgId")), None)
-
-
-def _expected_from(rec: SnapshotRecord) -> dict[Path, tuple[str, str | None]]:
-    from ci_deployer.engine.plan import _recorded_expected
-
-    return _recorded_expected(rec)
 
 
 def _targets(payload: Mapping[str, Any]) -> set[str]:

@@ -20,6 +20,7 @@ from typing import Any
 from ci_deployer import redact
 from ci_deployer.engine import snapshot as snapshots
 from ci_deployer.engine.canonical import (
+    REDACTED,
     SECRET_MARK,
     SecretMasker,
     content_hash,
@@ -30,12 +31,12 @@ from ci_deployer.engine.canonical import (
     sort_keys,
     strip_server_fields,
 )
-from ci_deployer.engine.compose import STATE_DIR, Session, read_live
 from ci_deployer.engine.identity import label_of
 from ci_deployer.engine.model import IgnoreRules, display_name
-from ci_deployer.engine.plan import _recorded_expected
+from ci_deployer.engine.plan import recorded_slots
+from ci_deployer.engine.session import Session, read_live
 from ci_deployer.engine.snapshot import Snapshot, SnapshotRecord
-from ci_deployer.engine.state import KEY_FILE
+from ci_deployer.engine.state import STATE_DIR
 from ci_deployer.paths import Path, iter_pattern
 from ci_deployer.platform.kinds import CREDENTIAL, GENERATED_TOOL_TYPES, KINDS
 
@@ -78,7 +79,7 @@ def export(session: Session, out: FsPath, *, client: Any = None) -> ExportResult
     env = session.environment
     live = read_live(client or session.client())
     state = session.latest_state()
-    masker = SecretMasker(session.state.hmac_key(env.name))
+    masker = SecretMasker(session.hmac_key)
     ignore = IgnoreRules(tuple(env.ignore))
     recorded_slug = {r.id: (r.kind, r.slug) for r in state.resources} if state is not None else {}
 
@@ -113,7 +114,7 @@ def export(session: Session, out: FsPath, *, client: Any = None) -> ExportResult
     records: list[SnapshotRecord] = []
     for kind, slug, obj in chosen:
         rec = state.record(kind, slug) if state is not None else None
-        expected = _recorded_expected(rec) if rec is not None and rec.id == str(obj["id"]) else {}
+        expected = recorded_slots(rec) if rec is not None and rec.id == str(obj["id"]) else {}
         payload = ids_to_refs(strip_server_fields(kind, obj), tokens)
         observed = sort_keys(masker.mask_live(payload, expected))
         payload = _placeholders(observed, slug, result)
@@ -142,9 +143,6 @@ def export(session: Session, out: FsPath, *, client: Any = None) -> ExportResult
         _write(out / "environments.yaml", yaml.safe_dump(data, sort_keys=False))
         result.files.append("environments.yaml")
     state_dir = out.joinpath(*STATE_DIR, env.name)
-    key_file = state_dir / KEY_FILE
-    if not key_file.exists():
-        _write(key_file, session.state.hmac_key(env.name).hex() + "\n")
     org_id = next((str(o["orgId"]) for objs in live.values() for o in objs if o.get("orgId")), None)
     snap = Snapshot(
         env=env.name,
@@ -179,7 +177,7 @@ def _placeholders(payload: Any, slug: str, result: ExportResult, path: Path = ()
         return {k: _placeholders(v, slug, result, (*path, k)) for k, v in payload.items()}
     if isinstance(payload, list):
         return [_placeholders(v, slug, result, (*path, i)) for i, v in enumerate(payload)]
-    if isinstance(payload, str) and payload.startswith(SECRET_MARK) and is_secret_path(path):
+    if isinstance(payload, str) and (payload.startswith(SECRET_MARK) or payload == REDACTED) and is_secret_path(path):
         name = re.sub(r"[^A-Z0-9]+", "_", f"{slug}_{path[-1]}".upper()).strip("_")
         result.warnings.append(
             f"{slug}: the secret at {'.'.join(str(p) for p in path)} was exported as secrets://{name}; "

@@ -123,9 +123,7 @@ def match_kind(
                 break
     wanted = {d.slug for d in desired} | {p for d in desired for p in d.previous_names}
     managed_elsewhere = {
-        str(o["id"])
-        for o in visible
-        if (label_of(o, env) if spec.labels else None) or str(o["id"]) in record_slug
+        str(o["id"]) for o in visible if (label_of(o, env) if spec.labels else None) or str(o["id"]) in record_slug
     }
     for res in ordered:
         if res.slug in out.matches:

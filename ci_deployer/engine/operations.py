@@ -1,4 +1,4 @@
-"""Whole operations over a :class:`~ci_deployer.engine.compose.Session`: apply (with its lock,
+"""Whole operations over a :class:`~ci_deployer.engine.session.Session`: apply (with its lock,
 checks, backup, log and snapshots) and rollback.  The commands and the GitHub action call these."""
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from ci_deployer.engine.apply import (
     describe_failure,
 )
 from ci_deployer.engine.auditlog import AuditLog
-from ci_deployer.engine.compose import Session
 from ci_deployer.engine.model import DesiredResource
 from ci_deployer.engine.plan import Plan, PlanContext
+from ci_deployer.engine.session import Session
 from ci_deployer.engine.snapshot import Snapshot
 from ci_deployer.errors import ConfigError, DeployerError, DriftFound, PlanChanged, StateError
 from ci_deployer.paths import get_path, parse_pattern
@@ -45,22 +45,24 @@ class ApplyOptions:
 
     out_dir: FsPath
     reviewed: Plan | None = None
+    reviewed_hash: str | None = None  # the hash reviewers saw when only the hash is known (a PR comment)
     allow_deletes: bool | None = None  # None: the env's allowDeletes
     adopt: bool = False
     overwrite_drift: bool = False
     pre_write_check: PreWriteCheck | None = None  # gates: called before the first write
     progress: Progress | None = None
+    on_plan: Callable[[Plan], None] | None = None  # sees the fresh plan before any check (e.g. to save it)
+
+
+def _change_lines(plan: Plan) -> set[str]:
+    out = {f"{c.action} {c.key}" + (" (blocked)" if c.blocked else "") for c in plan.changes if c.action != "noop"}
+    out |= {f"drift {d.kind}/{d.slug}" for d in plan.drift}
+    return out
 
 
 def plan_difference(reviewed: Plan, fresh: Plan) -> str:
     """A readable list of what differs between a reviewed plan and a fresh one."""
-
-    def lines(plan: Plan) -> set[str]:
-        out = {f"{c.action} {c.key}" + (" (blocked)" if c.blocked else "") for c in plan.changes if c.action != "noop"}
-        out |= {f"drift {d.kind}/{d.slug}" for d in plan.drift}
-        return out
-
-    old, new = lines(reviewed), lines(fresh)
+    old, new = _change_lines(reviewed), _change_lines(fresh)
     parts = [f"  now also: {item}" for item in sorted(new - old)]
     parts += [f"  no longer: {item}" for item in sorted(old - new)]
     if not parts:
@@ -85,6 +87,8 @@ def apply(session: Session, options: ApplyOptions, *, desired: list[DesiredResou
             repair_drift=options.overwrite_drift,
         )
         plan = ctx.plan
+        if options.on_plan is not None:
+            options.on_plan(plan)
         _check(session, ctx, options)
         run = out.name
         # The backup is a local file written before the gates run, so the backup gate can check it
@@ -95,7 +99,6 @@ def apply(session: Session, options: ApplyOptions, *, desired: list[DesiredResou
         applier = Applier(ctx, client, session.resolver, sha=session.sha, run=run, progress=options.progress)
         results = applier.execute()
         snap = applier.snapshot(results, plan_hash=plan.hash, logical_hash=session.logical_hash)
-        snap.hmac_key = session.state.hmac_key(env).hex()
         snapshots.write(snap, out / SNAPSHOT_FILE)
         session.state.save(snap)
         result = ApplyResult(env, plan.hash, results, snap, warnings=list(plan.warnings))
@@ -136,16 +139,20 @@ def _run_gates(check: PreWriteCheck, session: Session, plan: Plan, audit: AuditL
 def _check(session: Session, ctx: PlanContext, options: ApplyOptions) -> None:
     plan = ctx.plan
     env = session.env
-    if options.reviewed is not None and options.reviewed.hash != plan.hash:
+    reviewed_hash = options.reviewed.hash if options.reviewed is not None else options.reviewed_hash
+    if reviewed_hash is not None and reviewed_hash != plan.hash:
+        detail = (
+            plan_difference(options.reviewed, plan)
+            if options.reviewed is not None
+            else "\n".join(f"  {line}" for line in sorted(_change_lines(plan))) or "  (no changes now)"
+        )
         raise PlanChanged(
-            f"the plan for {env} changed since it was reviewed (reviewed {options.reviewed.hash}, "
-            f"now {plan.hash}); nothing was applied:\n{plan_difference(options.reviewed, plan)}",
+            f"the plan for {env} changed since it was reviewed (reviewed {reviewed_hash}, "
+            f"now {plan.hash}); nothing was applied:\n{detail}",
             hint="run `ci-deployer plan` again, review the new plan, and apply that one",
         )
     writing = {c.key for c in plan.writes() if c.action != "delete"}
-    missing = sorted(
-        {ref for key in writing for sp in ctx.secret_paths.get(key, {}).values() if sp.hmac is None for ref in sp.refs}
-    )
+    missing = ctx.unresolvable(writing)
     if missing:
         raise ConfigError(
             f"secret(s) {', '.join('secrets://' + m for m in missing)} cannot be resolved here; nothing was applied",

@@ -355,7 +355,7 @@ def _type_hint(instance: Any, types: list[str]) -> str | None:
     if isinstance(instance, str) and "${{" in instance and ("number" in types or "integer" in types):
         return 'a template must be the whole value to keep its type: write "${{ params.x }}" alone'
     if isinstance(instance, int) and "string" in types and not isinstance(instance, bool):
-        return 'quote the value: YAML read it as a number (unquoted 09:00 even becomes 540)'
+        return "quote the value: YAML read it as a number (unquoted 09:00 even becomes 540)"
     return None
 
 
