@@ -34,6 +34,7 @@ from ci_deployer.findings import Finding
 from ci_deployer.github import commands
 from ci_deployer.github.client import ClientOptions, GitHubSource
 from ci_deployer.github.inputs import Inputs, read_inputs
+from ci_deployer.interrupts import cancellable
 from ci_deployer.report import markdown
 from ci_deployer.report.locations import config_prefix, located
 from ci_deployer.settings import Settings
@@ -297,7 +298,13 @@ class ActionRun:
 
     def session(self, command: str, *, validate: bool = True) -> Session:
         return compose.open_session(
-            self.settings, self.root, self.env, validate=validate, state=self.state(command), resolver=self.resolver
+            self.settings,
+            self.root,
+            self.env,
+            validate=validate,
+            state=self.state(command),
+            resolver=self.resolver,
+            journal_dirs=[self.settings.workspace.joinpath(*ARTIFACTS_DIR)],
         )
 
     # -- commands --------------------------------------------------------------------------------------
@@ -546,16 +553,18 @@ class ActionRun:
                     record=report_writer(self.work_dir),
                 )
                 record = self.start_deployment()
-                options = ApplyOptions(
-                    out_dir=self.work_dir,
-                    reviewed=reviewed.plan,
-                    reviewed_hash=reviewed.hash,
-                    allow_deletes=True if self.inputs.allow_deletes else None,
-                    pre_write_check=check,
-                    progress=lambda line: self.out.echo(progress_line(line)),
-                    on_plan=self.write_plan,
-                )
-                result = apply(session, options)
+                with cancellable() as cancel:
+                    options = ApplyOptions(
+                        out_dir=self.work_dir,
+                        reviewed=reviewed.plan,
+                        reviewed_hash=reviewed.hash,
+                        allow_deletes=True if self.inputs.allow_deletes else None,
+                        pre_write_check=check,
+                        progress=lambda line: self.out.echo(progress_line(line)),
+                        on_plan=self.write_plan,
+                        cancel=cancel,
+                    )
+                    result = apply(session, options)
         except DeployerError as error:
             self.finish_apply(record, None, Failure.of(error))
             if isinstance(error, PlanChanged):
@@ -683,13 +692,15 @@ class ActionRun:
                     session, self.settings, self.root, request, github=self.github, record=report_writer(self.work_dir)
                 )
                 record = self.start_deployment()
-                options = ApplyOptions(
-                    out_dir=self.work_dir,
-                    allow_deletes=True if self.inputs.allow_deletes else None,
-                    pre_write_check=check,
-                    progress=lambda line: self.out.echo(progress_line(line)),
-                )
-                result = rollback(session, snapshot, options)
+                with cancellable() as cancel:
+                    options = ApplyOptions(
+                        out_dir=self.work_dir,
+                        allow_deletes=True if self.inputs.allow_deletes else None,
+                        pre_write_check=check,
+                        progress=lambda line: self.out.echo(progress_line(line)),
+                        cancel=cancel,
+                    )
+                    result = rollback(session, snapshot, options)
         except DeployerError as error:
             self.finish_apply(record, None, Failure.of(error))
             raise

@@ -197,6 +197,29 @@ def runs_dir(root: Path, env: str) -> Path:
     return root.joinpath(*RUNS_DIR, env, datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ"))
 
 
+def journals(root: Path, env: str, extra: Iterable[Path] = ()) -> list[Path]:
+    """The apply logs that may be journals of interrupted applies of ``env``: the default runs folder,
+    plus ``extra`` folders (the action's artifacts folder), oldest first."""
+    found = list(root.joinpath(*RUNS_DIR, env).glob("*/apply-log.jsonl"))
+    for folder in extra:
+        found += folder.glob("*/apply-log.jsonl")
+    return sorted(found, key=lambda path: path.stat().st_mtime)
+
+
+def interrupted_ids(paths: Iterable[Path], env: str, org: str, state: StateBackend) -> dict[str, str]:
+    """``"Kind/slug"`` → id created by interrupted applies of ``env`` since its state was saved (read
+    before the next plan, so a SIGKILL never leads to a duplicate)."""
+    from ci_deployer.engine.auditlog import interrupted_writes
+
+    latest = state.latest(env)
+    run = latest.run if latest is not None and not latest.complete else None
+    when = latest.applied_at if latest is not None else None
+    recovered: dict[str, str] = {}
+    for path in paths:
+        recovered.update(interrupted_writes(path, env, org, run, when) or {})
+    return recovered
+
+
 # -- sessions --------------------------------------------------------------------------------------
 
 
@@ -209,8 +232,12 @@ def open_session(
     state: StateBackend | None = None,
     transport: Any = None,
     resolver: SecretResolver | None = None,
+    journal_dirs: Iterable[Path] = (),
 ) -> Session:
     """Load, validate and render ``env`` of the config at ``root``; build its collaborators.
+
+    The journals of interrupted applies (the default runs folder and ``journal_dirs``) are read back
+    so their creates are known before the first plan.
 
     Raises :class:`ValidationFailed` when validation finds errors for ``env`` (before any API call).
     """
@@ -239,6 +266,7 @@ def open_session(
         sha=git_sha(root, settings),
         logical_hash=content_hash(render.logical_specs(repo, env)),
         hmac_key=None,  # TODO(secrets.hmacKey)
+        journaled=interrupted_ids(journals(root, env, journal_dirs), env, environment.org, backend),
     )
 
 

@@ -132,6 +132,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from ci_deployer import compose
     from ci_deployer.engine.operations import ApplyOptions, apply
     from ci_deployer.gates.hook import report_writer
+    from ci_deployer.interrupts import cancellable
     from ci_deployer.report.plan import render_text
 
     root = _common.config_dir(args)
@@ -150,15 +151,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             github=compose.github_source(settings),
             record=report_writer(out_dir),
         )
-        options = ApplyOptions(
-            out_dir=out_dir,
-            reviewed=reviewed,
-            allow_deletes=args.allow_deletes,
-            adopt=args.adopt,
-            overwrite_drift=args.overwrite_drift,
-            pre_write_check=check,
-            progress=progress,
-        )
-        result = apply(session, options)
+        with cancellable() as cancel:
+            options = ApplyOptions(
+                out_dir=out_dir,
+                reviewed=reviewed,
+                allow_deletes=args.allow_deletes,
+                adopt=args.adopt,
+                overwrite_drift=args.overwrite_drift,
+                pre_write_check=check,
+                progress=progress,
+                cancel=cancel,
+            )
+            result = apply(session, options)
         print_result(result, args.format, out_dir)
         return 0

@@ -28,27 +28,30 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from ci_deployer import compose
     from ci_deployer.engine.operations import ApplyOptions, rollback
     from ci_deployer.gates.hook import report_writer
+    from ci_deployer.interrupts import cancellable
 
     root = _common.config_dir(args)
     with compose.open_session(settings, root, args.env, state=_common.state_backend(args, root)) as session:
         confirm_or_refuse(args, None)
         out_dir = args.out_dir or compose.runs_dir(root, session.env)
-        options = ApplyOptions(
-            out_dir=out_dir,
-            allow_deletes=args.allow_deletes,
-            adopt=args.adopt,
-            overwrite_drift=True,
-            # a snapshot this env already ran skips promotesFrom, never approvals (DESIGN §6)
-            pre_write_check=compose.pre_write_check(
-                session,
-                settings,
-                root,
-                gate_request(args, out_dir, None, rollback=True),
-                github=compose.github_source(settings),
-                record=report_writer(out_dir),
-            ),
-            progress=progress,
-        )
-        result = rollback(session, args.snapshot, options)
+        with cancellable() as cancel:
+            options = ApplyOptions(
+                out_dir=out_dir,
+                allow_deletes=args.allow_deletes,
+                adopt=args.adopt,
+                overwrite_drift=True,
+                # a snapshot this env already ran skips promotesFrom, never approvals (DESIGN §6)
+                pre_write_check=compose.pre_write_check(
+                    session,
+                    settings,
+                    root,
+                    gate_request(args, out_dir, None, rollback=True),
+                    github=compose.github_source(settings),
+                    record=report_writer(out_dir),
+                ),
+                progress=progress,
+                cancel=cancel,
+            )
+            result = rollback(session, args.snapshot, options)
         print_result(result, args.format, out_dir)
         return 0

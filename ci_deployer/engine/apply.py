@@ -55,6 +55,10 @@ class ApplyFailed(DeployerError):
     failure_reason = "api-error"
 
 
+class ApplyInterrupted(DeployerError):
+    """A SIGTERM/SIGINT stopped the apply between writes; the partial snapshot records what was done."""
+
+
 class DeletesRefused(DeployerError):
     """The plan deletes resources and the env does not allow deletes."""
 
@@ -143,8 +147,14 @@ class Applier:
         sha: str | None,
         run: str | None,
         progress: Progress | None = None,
+        journal: Callable[[dict[str, Any]], None] | None = None,
+        cancel: threading.Event | None = None,
+        checkpoint: Callable[[list[OpResult]], None] | None = None,
     ) -> None:
         self.ctx = ctx
+        self.journal = journal
+        self.cancel = cancel or threading.Event()
+        self.checkpoint = checkpoint
         self.client = client
         self.resolver = resolver
         self.sha = sha
@@ -231,6 +241,11 @@ class Applier:
         )
 
     def _run(self, result: OpResult, fn: Callable[[], dict[str, Any] | None]) -> OpResult:
+        if self.cancel.is_set():
+            # Interrupted (SIGTERM/SIGINT): no new write starts; the ones in flight finish.
+            result.status = "skipped"
+            result.error = "not attempted: the apply was interrupted"
+            return result
         op_key = f"{self.run or 'run'}:{result.action}:{result.key}"
         token = current_operation.set((op_key, f"{result.action} {result.key}"))
         started = time.perf_counter()
@@ -249,8 +264,23 @@ class Applier:
         finally:
             result.duration_ms = (time.perf_counter() - started) * 1000
             current_operation.reset(token)
+        if self.journal is not None:
+            self.journal(
+                {
+                    "action": result.action,
+                    "kind": result.kind,
+                    "slug": result.slug,
+                    "id": result.id,
+                    "status": result.status,
+                    "recovered": result.recovered,
+                }
+            )
         self._say(result, "(found after a lost answer)" if result.recovered else "")
         return result
+
+    def _level_done(self, results: list[OpResult]) -> None:
+        if self.checkpoint is not None:
+            self.checkpoint(list(results))
 
     def create(self, change: Change, deferred: list[Path] | None) -> OpResult:
         result = OpResult("create", change.kind, change.slug)
@@ -363,20 +393,26 @@ class Applier:
                 results.append(r)
                 if r.status != "ok":
                     failed.add(r.key)
+            self._level_done(results)
         patches = [(k, p) for k, p in sched.deferred.items() if k not in failed]
         if patches:
             for r in self.client.map(lambda item: self.patch_deferred(*item), patches):
                 results.append(r)
+            self._level_done(results)
         for kind in sorted(KINDS, key=kind_order, reverse=True):
             group = [c for c in deletes if c.kind == kind]
             if not group:
                 continue
-            if failed:
+            if failed or self.cancel.is_set():
                 # Never delete after a failed write: a reference the failed write was to remove
                 # may still pin the resource, and the state must stay easy to reason about.
                 for change in group:
                     skipped = OpResult("delete", change.kind, change.slug, change.id, "skipped")
-                    skipped.error = "not attempted: earlier writes failed"
+                    skipped.error = (
+                        "not attempted: the apply was interrupted"
+                        if self.cancel.is_set()
+                        else "not attempted: earlier writes failed"
+                    )
                     self._say(skipped)
                     results.append(skipped)
                 continue
@@ -384,11 +420,14 @@ class Applier:
                 results.append(r)
                 if r.status != "ok":
                     failed.add(r.key)
+            self._level_done(results)
         return results
 
     # --- the snapshot ------------------------------------------------------------------------------
 
-    def snapshot(self, results: list[OpResult], *, plan_hash: str, logical_hash: str | None) -> Snapshot:
+    def snapshot(
+        self, results: list[OpResult], *, plan_hash: str, logical_hash: str | None, partial: bool = False
+    ) -> Snapshot:
         """The env's state after the writes: written resources from their responses, the others
         carried over from the previous state (so drift stays visible), failed ones as they were."""
         ctx = self.ctx
@@ -437,7 +476,7 @@ class Applier:
                 if prev is not None:
                     records.append(prev)  # not deleted (blocked or failed): still ours
         org_id = org_id or _org_id(ctx)
-        complete = all(r.status == "ok" for r in results)
+        complete = not partial and all(r.status == "ok" for r in results)
         secret_hmacs = dict(ctx.state.secret_hmacs) if ctx.state is not None else {}
         if complete:
             secret_hmacs.update(ctx.secret_hmacs)

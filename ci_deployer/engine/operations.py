@@ -3,6 +3,7 @@ checks, backup, log and snapshots) and rollback.  The commands and the GitHub ac
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,8 +17,10 @@ from ci_deployer.engine import snapshot as snapshots
 from ci_deployer.engine.apply import (
     Applier,
     ApplyFailed,
+    ApplyInterrupted,
     ApplyResult,
     DeletesRefused,
+    OpResult,
     Progress,
     backup_snapshot,
     describe_failure,
@@ -52,6 +55,7 @@ class ApplyOptions:
     pre_write_check: PreWriteCheck | None = None  # gates: called before the first write
     progress: Progress | None = None
     on_plan: Callable[[Plan], None] | None = None  # sees the fresh plan before any check (e.g. to save it)
+    cancel: threading.Event | None = None  # set (by a SIGTERM/SIGINT handler) to stop starting new writes
 
 
 def _change_lines(plan: Plan) -> set[str]:
@@ -96,13 +100,42 @@ def apply(session: Session, options: ApplyOptions, *, desired: list[DesiredResou
         snapshots.write(backup_snapshot(ctx, sha=session.sha, run=run), out / BACKUP_FILE)
         if options.pre_write_check is not None:
             _run_gates(options.pre_write_check, session, plan, audit)
-        applier = Applier(ctx, client, session.resolver, sha=session.sha, run=run, progress=options.progress)
+        audit.event("start", env=env, org=session.environment.org, run=run, planHash=plan.hash)
+        cancel = options.cancel or threading.Event()
+
+        def checkpoint(done: list[OpResult]) -> None:
+            # State follows the writes level by level: an interrupt loses nothing that was created.
+            audit.sync()
+            session.state.save(
+                applier.snapshot(done, plan_hash=plan.hash, logical_hash=session.logical_hash, partial=True)
+            )
+
+        applier = Applier(
+            ctx,
+            client,
+            session.resolver,
+            sha=session.sha,
+            run=run,
+            progress=options.progress,
+            journal=lambda line: audit.event("write", **line),
+            cancel=cancel,
+            checkpoint=checkpoint,
+        )
         results = applier.execute()
         snap = applier.snapshot(results, plan_hash=plan.hash, logical_hash=session.logical_hash)
         snapshots.write(snap, out / SNAPSHOT_FILE)
         session.state.save(snap)
         result = ApplyResult(env, plan.hash, results, snap, warnings=list(plan.warnings))
         (out / RESULT_FILE).write_text(redact.redact(_json(result.to_dict())), encoding="utf-8")
+        outcome = "interrupted" if cancel.is_set() else ("ok" if result.ok else "failed")
+        audit.event("end", outcome=outcome, counts=result.counts())
+        audit.sync()
+    if cancel.is_set():
+        raise ApplyInterrupted(
+            "the apply was interrupted; " + describe_failure(results),
+            hint=f"the partial state was saved; run apply again to finish (nothing is created twice). "
+            f"Log and snapshots: {out}",
+        )
     if not result.ok:
         raise ApplyFailed(
             describe_failure(results),

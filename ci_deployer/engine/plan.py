@@ -324,6 +324,7 @@ def build_plan(
     repair_drift: bool = False,
     adopting: bool = False,
     against: str | None = None,
+    journaled: Mapping[str, str] | None = None,
 ) -> PlanContext:
     """Plan ``desired`` against ``live`` (kind → listed objects), or against ``state`` when ``live``
     is ``None`` (``--against snapshot``: no API call, and the plan says so).  ``against`` names what
@@ -332,6 +333,7 @@ def build_plan(
     A protected env whose state is missing while live holds resources refuses (``state-error``):
     it would plan creates over them; ``adopting`` (``--adopt``, onboarding an org) takes them over.
 
+    ``journaled``: ``"Kind/slug"`` → id an interrupted apply created (its journal), for identity.
     ``repair_drift``: drifted fields become planned changes back to the desired values (rollback,
     ``apply --overwrite-drift``); otherwise drift is only reported.  ``hmac_key``: the env's key for
     secret fingerprints (``None``: secret statuses are told only where the value resolves here)."""
@@ -344,6 +346,7 @@ def build_plan(
         allow_adopt=allow_adopt,
         allow_deletes=allow_deletes,
         repair_drift=repair_drift,
+        journaled=journaled,
     )
     context = planner.run(live, sha=sha, org_id=org_id, logical_hash=logical_hash, against=against)
     if state is None and environment.protection is not None and not adopting:
@@ -352,12 +355,13 @@ def build_plan(
 
 
 def _refuse_unknown_live(environment: Environment, context: PlanContext) -> None:
-    """A protected env without state must find an empty org (nothing but ignored resources, Vapi's
-    defaults and knowledge-base tools): never plan creates over live resources."""
+    """A protected env without state must find nothing it cannot account for (only ignored resources,
+    Vapi's defaults, knowledge-base tools, and resources recognised as its own: by label, or identical
+    to a document — what an interrupted first apply created): never plan creates over live resources."""
     found = [
         f"{kind} {display_name(kind, obj) or obj.get('id')}"
         for kind, ident in context.identity.items()
-        for obj in [*ident.unmanaged, *(m.live for m in ident.matches.values())]
+        for obj in ident.unmanaged
     ]
     if found:
         shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
@@ -383,8 +387,13 @@ class _Planner:
         allow_adopt: bool,
         allow_deletes: bool,
         repair_drift: bool,
+        journaled: Mapping[str, str] | None = None,
     ) -> None:
         self.environment = environment
+        self.journaled: dict[str, dict[str, str]] = {}  # kind → slug → id an interrupted apply created
+        for key, rid in (journaled or {}).items():
+            kind, _, slug = key.partition("/")
+            self.journaled.setdefault(kind, {})[slug] = rid
         self.env = environment.name
         self.desired = desired
         self.by_key = {res.key: res for res in desired}
@@ -530,10 +539,11 @@ class _Planner:
                 self.env,
                 allow_adopt=self.allow_adopt,
                 ignore=self.ignore,
+                journaled=self.journaled.get(kind),
             )
         self.ids, self.tokens = _id_index(self.identity, live_lists, self.environment)
         for kind in KINDS:
-            if any(r.name is None and r.slug not in self.identity[kind].matches for r in self.desired_of[kind]):
+            if any(r.slug not in self.identity[kind].matches for r in self.desired_of[kind]):
                 self.identity[kind] = match_kind(
                     kind,
                     self.desired_of[kind],
@@ -543,6 +553,7 @@ class _Planner:
                     allow_adopt=self.allow_adopt,
                     ignore=self.ignore,
                     same_payload=self.same_payload,
+                    journaled=self.journaled.get(kind),
                 )
         self.ids, self.tokens = _id_index(self.identity, live_lists, self.environment)
         # A rename keeps the id: references recorded under the former slug are the same reference.
@@ -615,11 +626,16 @@ class _Planner:
             send = sorted(want)  # a rename always writes: the labels carry the new slug
         if match.how == "previous":
             action = "rename"
-        elif match.how in ("name", "payload"):
+        elif match.how == "name":
             action = "adopt"
             send = sorted(set(send) | (set(want) if not planned else set()))
         else:
             action = "update" if planned else "noop"
+        if match.how == "recovered":
+            self.warnings.append(
+                f"{res.key}: recovered {display_name(kind, obj) or rid} (id {rid}), created by an interrupted or "
+                "unanswered apply: it is this document's resource, not a new one"
+            )
         self.changes.append(
             Change(
                 action,

@@ -55,6 +55,7 @@ class Session:
     sha: str | None = None
     logical_hash: str | None = None
     hmac_key: bytes | None = None  # the env's key for secret fingerprints; None: statuses are "unknown"
+    journaled: dict[str, str] = field(default_factory=dict)  # "Kind/slug" → id an interrupted apply created
     _clients: list[PlatformClient] = field(default_factory=list, repr=False)
 
     @property
@@ -112,6 +113,7 @@ class Session:
             allow_adopt=adopt or self.environment.protection is None,
             adopting=adopt,
             against=against,
+            journaled=self.journaled,
             allow_deletes=self.environment.allow_deletes if allow_deletes is None else allow_deletes,
             sha=self.sha,
             logical_hash=self.logical_hash,

@@ -111,8 +111,13 @@ def test_full_scenario(served_repo: Path, org: Org, capsys: pytest.CaptureFixtur
         names = {p.name for p in (runs / run).iterdir()}
         assert {"backup-before.json", "snapshot-after.json", "apply-log.jsonl"} <= names
     log = [json.loads(line) for line in (runs / "1" / "apply-log.jsonl").read_text().splitlines()]
-    posts = [entry for entry in log if entry["method"] == "POST"]
+    posts = [entry for entry in log if entry.get("method") == "POST"]
     assert len(posts) == 8 and all(e["status"] == 201 and e["requestSha256"] and e["idempotencyKey"] for e in posts)
+    # the journal: opened, one line per finished write with the id the org gave it, closed
+    events = [entry["event"] for entry in log if "event" in entry]
+    assert events[0] == "start" and events[-1] == "end" and events.count("write") == 8
+    writes = [entry for entry in log if entry.get("event") == "write"]
+    assert all(entry["status"] == "ok" and entry["id"] for entry in writes)
     files = all_files(runs) + all_files(root / ".ci-deployer")
     assert files
     for path in files:
