@@ -207,12 +207,12 @@ def main(argv: list[str] | None = None) -> int:
         python = image_python(DOCKERFILE.read_text(encoding="utf-8"))
         compile_lock(
             "pyproject.toml", IMAGE_LOCK, python,
-            "Runtime packages of the ci-deployer image: pyproject.toml's [project].dependencies and what they require",
+            "Runtime packages of the ci-deployer image: pyproject.toml's [project].dependencies and their needs",
             stdin=None, upgrade=args.upgrade,
         )  # fmt: skip
         compile_lock(
             "-", BUILD_LOCK, python,
-            "Build backend of the ci-deployer wheel in the image: pyproject.toml's [build-system].requires and what it requires",
+            "Build backend of the image's ci-deployer wheel: pyproject.toml's [build-system].requires and its needs",
             stdin="\n".join(pyproject["build-system"]["requires"]) + "\n", upgrade=args.upgrade,
         )  # fmt: skip
         if not args.no_verify:
