@@ -190,7 +190,8 @@ class ActionRun:
         assert self.github is not None
         marker = Marker(env=self.env, plan_hash=plan_hash, base_sha=pr.base_sha, head_sha=pr.head_sha).render()
         try:
-            outcome = StickyComments(self.github.repo, pr.number).upsert(self.env, body_for(marker))
+            comments = StickyComments(self.github.repo, pr.number, self.inputs.comment_author)
+            outcome = comments.upsert(self.env, body_for(marker))
         except GitHubError as error:
             self.out.warning(f"could not comment on #{pr.number}: {error}; the report is in the job summary")
             return
@@ -520,7 +521,7 @@ class ActionRun:
         if len(prs) != 1:
             return Reviewed(source=f"{len(prs)} pull requests merged since {self.env}'s last apply: no single plan")
         pr = prs[0]
-        marker = StickyComments(self.github.repo, pr.number).reviewed_marker(self.env)
+        marker = StickyComments(self.github.repo, pr.number, self.inputs.comment_author).reviewed_marker(self.env)
         if marker is None or not marker.plan_hash:
             return Reviewed(source=f"no plan for {self.env} was posted on #{pr.number}")
         with translated(f"read commit {sha[:12]}"):

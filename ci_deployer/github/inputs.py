@@ -36,6 +36,7 @@ class Inputs:
     break_glass_reason: str
     snapshot: str
     artifacts_dir: str
+    comment_author: str
 
 
 def _bool_input(environ: Mapping[str, str], name: str, default: bool) -> bool:
@@ -81,4 +82,5 @@ def read_inputs(environ: Mapping[str, str]) -> Inputs:
         break_glass_reason=_input(environ, "break_glass_reason"),
         snapshot=_input(environ, "snapshot"),
         artifacts_dir=_input(environ, "artifacts_dir"),
+        comment_author=_input(environ, "comment_author", "github-actions[bot]"),
     )
