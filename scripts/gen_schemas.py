@@ -696,6 +696,11 @@ def environments_schema() -> dict[str, Any]:
                 "description": "Credential ids of this env's org, by slug.",
             },
             "promotesFrom": {"type": "string"},
+            "orgId": {
+                "type": "string",
+                "minLength": 1,
+                "description": "The Vapi org id the env's API key must reach (checked before any write).",
+            },
             "ignore": {"type": "array", "items": {"type": "string"}},
             "drift": {"enum": ["warn", "fail"]},
             "allowDeletes": {"type": "boolean"},

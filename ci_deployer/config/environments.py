@@ -32,6 +32,7 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TOP_KEYS = ("apiVersion", "defaults", "environments")
 ENV_KEYS = (
     "org",
+    "orgId",
     "api",
     "params",
     "credentials",
@@ -195,6 +196,15 @@ def _environment(check: _Checker, name: str, data: dict[str, Any], path: Path) -
                 f"credential {slug!r} must be a Vapi credential id (a string)",
                 "quote the id",
             )
+    org_id = data.get("orgId")
+    if org_id is not None and not (isinstance(org_id, str) and org_id):
+        check.error(
+            (*path, "orgId"),
+            "E-ENV-TYPE",
+            "orgId must be the Vapi org id (a string)",
+            "quote the id shown in the Vapi dashboard's organization settings",
+        )
+        org_id = None
     promotes_from = data.get("promotesFrom")
     if promotes_from is not None and not isinstance(promotes_from, str):
         check.error((*path, "promotesFrom"), "E-ENV-TYPE", "promotesFrom must name an environment", "e.g. uat")
@@ -227,6 +237,7 @@ def _environment(check: _Checker, name: str, data: dict[str, Any], path: Path) -
     return Environment(
         name=name,
         org=org,
+        org_id=org_id,
         api_url=url,
         api_token=token,
         params=params,

@@ -73,6 +73,7 @@ class Environment:
     allow_deletes: bool = True
     plan_against: PlanAgainst = "live"
     position: Position = Position("environments.yaml")
+    org_id: str | None = None  # optional pin: the Vapi org id the env's key must reach
 
 
 @dataclass

@@ -43,7 +43,7 @@ from ci_deployer.engine.session import PlatformClient
 from ci_deployer.engine.snapshot import Snapshot, SnapshotRecord
 from ci_deployer.errors import ApiError, DeployerError
 from ci_deployer.paths import Path
-from ci_deployer.platform.kinds import GENERATED_TOOL_TYPES, KINDS
+from ci_deployer.platform.kinds import GENERATED_TOOL_TYPES, KB_TOOL, KINDS, owner_of
 from ci_deployer.platform.upsert import create_or_adopt
 
 Progress = Callable[[str], None]
@@ -155,6 +155,8 @@ class Applier:
         self.journal = journal
         self.cancel = cancel or threading.Event()
         self.checkpoint = checkpoint
+        self.expected_org = ctx.environment.org_id or (ctx.state.org_id if ctx.state is not None else None)
+        self.wrong_org: str | None = None  # the org a write landed in, when it is not the env's
         self.client = client
         self.resolver = resolver
         self.sha = sha
@@ -175,9 +177,11 @@ class Applier:
             found = self.ids.get(token)
         if found is not None:
             return found
-        if kind == "KnowledgeBase":
+        if kind == KB_TOOL:
             tool = self._kb_tool_id(slug)
             if tool is not None:
+                with self._lock:
+                    self.ids[token] = tool
                 return tool
         raise DeployerError(
             f"{token.removeprefix('ref:')} has no id in {self.env} yet (it was not created)",
@@ -189,7 +193,7 @@ class Applier:
         kb_id = self.ids.get(ref_token("KnowledgeBase", slug))
         if kb_id is None:
             return None
-        if self._kb_tools is None:
+        if self._kb_tools is None or kb_id not in self._kb_tools:  # a base created by this apply: list again
             self._kb_tools = {
                 str(t.get("knowledgeBaseId")): str(t["id"])
                 for t in self.client.list("Tool")
@@ -253,6 +257,7 @@ class Applier:
             response = fn()
             if response is not None and response.get("id") is not None:
                 result.id = str(response["id"])
+                self._check_org(result, response)
                 with self._lock:
                     self.responses[result.key] = response
                     if result.action != "delete":
@@ -277,6 +282,27 @@ class Applier:
             )
         self._say(result, "(found after a lost answer)" if result.recovered else "")
         return result
+
+    def _check_org(self, result: OpResult, response: dict[str, Any]) -> None:
+        """An empty org cannot be told from another org by listing it (Vapi has no "who am I"): with
+        the env's org known (``orgId`` pin, or its state), the first answer is checked at once; a
+        write that landed elsewhere is deleted again and the apply stops."""
+        landed = response.get("orgId")
+        if not landed or self.expected_org is None or str(landed) == self.expected_org:
+            return
+        self.wrong_org = str(landed)
+        self.cancel.set()
+        if result.action == "create" and result.id is not None:
+            try:
+                self.client.delete(result.kind, result.id)
+                undone = "deleted again"
+            except DeployerError as exc:
+                undone = f"NOT deleted ({exc}): delete it by hand"
+        else:
+            undone = "not undone (an update)"
+        raise DeployerError(
+            f"{result.action} {result.key} landed in org {landed}, not {self.expected_org}: {undone}"
+        )
 
     def _level_done(self, results: list[OpResult]) -> None:
         if self.checkpoint is not None:
@@ -321,11 +347,16 @@ class Applier:
             for key in change.unset:
                 body[key] = None  # Vapi unsets a top-level field sent as null
             if not body:
-                return {"id": change.id}
+                # Nothing to send (an adopt of a resource that already equals the document): what is
+                # live is what the snapshot records, not an empty payload that would read as drift.
+                return self._live(change.kind, change.id) or {"id": change.id}
             assert change.id is not None
             return self.client.update(change.kind, change.id, body)
 
         return self._run(result, go)
+
+    def _live(self, kind: str, rid: str | None) -> dict[str, Any] | None:
+        return next((obj for obj in self.ctx.live.get(kind, []) if str(obj.get("id")) == rid), None)
 
     def patch_deferred(self, key: str, paths: list[Path]) -> OpResult:
         res = self.ctx.desired[key]
@@ -457,7 +488,13 @@ class Applier:
                 )
                 records.append(record)
             elif key not in touched and rid is not None:
-                if prev is not None and prev.id == rid:
+                if key in ctx.converged and key in ctx.live_canonical:  # live caught up with the config
+                    records.append(
+                        SnapshotRecord(
+                            res.kind, res.slug, rid, ctx.live_canonical[key], want, secret_refs, content_hash(want)
+                        )
+                    )
+                elif prev is not None and prev.id == rid:
                     payload, desired = ctx.follow_renames(prev.payload), ctx.follow_renames(prev.desired)
                     records.append(
                         SnapshotRecord(res.kind, res.slug, rid, payload, desired, prev.secret_refs, prev.hash)
@@ -551,7 +588,7 @@ def _org_id(ctx: PlanContext) -> str | None:
 def _targets(payload: Mapping[str, Any]) -> set[str]:
     from ci_deployer.engine.canonical import iter_ref_tokens
 
-    return {f"{k}/{s}" for _, k, s in iter_ref_tokens(payload)}
+    return {f"{owner_of(k)}/{s}" for _, k, s in iter_ref_tokens(payload)}
 
 
 def _comparable(kind: str, obj: Mapping[str, Any], restrict: Any = None) -> Any:

@@ -4,7 +4,8 @@ DESIGN §5: server-managed fields stripped, ids of managed resources mapped to r
 sorted, the assistant's ``metadata.ciDeployer`` labels removed, secrets never present.
 
 - A *ref token* is the string ``"ref:Kind/slug"`` standing where the API holds an id
-  (``"ref:Tool/jira"``; a knowledge base's generated search tool is ``"ref:KnowledgeBase/docs"``;
+  (``"ref:Tool/jira"``; a knowledge base's generated search tool is ``"ref:KnowledgeBaseTool/docs"``,
+  the base itself ``"ref:KnowledgeBase/docs"``;
   an env credential is ``"ref:Credential/twilio-main"``).  Ids of resources nobody manages stay
   as they are.
 - Secrets: on the desired side a ``secrets://REF`` placeholder stays as written; a literal at a

@@ -38,7 +38,7 @@ from ci_deployer.engine.session import Session, read_live
 from ci_deployer.engine.snapshot import Snapshot, SnapshotRecord
 from ci_deployer.engine.state import STATE_DIR
 from ci_deployer.paths import Path, iter_pattern
-from ci_deployer.platform.kinds import CREDENTIAL, GENERATED_TOOL_TYPES, KINDS
+from ci_deployer.platform.kinds import CREDENTIAL, GENERATED_TOOL_TYPES, KB_TOOL, KINDS, owner_of
 
 FOLDERS = {
     "Tool": "tools",
@@ -109,7 +109,7 @@ def export(session: Session, out: FsPath, *, client: Any = None) -> ExportResult
     kb_by_id = {str(obj["id"]): slug for kind, slug, obj in chosen if kind == "KnowledgeBase"}
     for tool in live.get("Tool", []):
         if tool.get("type") in GENERATED_TOOL_TYPES and str(tool.get("knowledgeBaseId")) in kb_by_id:
-            tokens[str(tool["id"])] = ref_token("KnowledgeBase", kb_by_id[str(tool["knowledgeBaseId"])])
+            tokens[str(tool["id"])] = ref_token(KB_TOOL, kb_by_id[str(tool["knowledgeBaseId"])])
 
     records: list[SnapshotRecord] = []
     for kind, slug, obj in chosen:
@@ -202,7 +202,8 @@ def _slugs(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         if parsed is None:
             return node
         target, slug = parsed
-        return slug if path in table else {"ref": f"{target}/{slug}"}
+        # A KB's search tool is written as the KB's slug (what a tool-id field takes in config).
+        return slug if path in table else {"ref": f"{owner_of(target)}/{slug}"}
 
     result: dict[str, Any] = walk(payload, ())
     return result

@@ -130,6 +130,12 @@ def apply(session: Session, options: ApplyOptions, *, desired: list[DesiredResou
         outcome = "interrupted" if cancel.is_set() else ("ok" if result.ok else "failed")
         audit.event("end", outcome=outcome, counts=result.counts())
         audit.sync()
+    if applier.wrong_org is not None:
+        raise StateError(
+            f"the API key of {env} reaches org {applier.wrong_org}, not {applier.expected_org}: the apply "
+            f"stopped at its first write; {describe_failure(results)}",
+            hint=f"check which secret {env}'s api.token reads: it must be the private key of the env's org",
+        )
     if cancel.is_set():
         raise ApplyInterrupted(
             "the apply was interrupted; " + describe_failure(results),

@@ -52,7 +52,7 @@ from ci_deployer.engine.model import DesiredResource, IgnoreRules, display_name
 from ci_deployer.engine.snapshot import Snapshot, SnapshotRecord
 from ci_deployer.errors import StateError
 from ci_deployer.paths import Path, format_path, get_path, parse_pattern
-from ci_deployer.platform.kinds import CREDENTIAL, GENERATED_TOOL_TYPES, KINDS
+from ci_deployer.platform.kinds import CREDENTIAL, GENERATED_TOOL_TYPES, KB_TOOL, KINDS
 
 FORMAT_VERSION = 1
 ACTIONS = ("create", "update", "delete", "adopt", "rename", "noop")
@@ -261,6 +261,7 @@ class PlanContext:
     secret_hmacs: dict[str, str]  # REF → HMAC of its value here (with a key, resolvable refs only)
     live_canonical: dict[str, dict[str, Any]] = field(default_factory=dict)  # "Kind/slug" → canonical
     renamed: dict[str, str] = field(default_factory=dict)  # former ref token → current (renames)
+    converged: set[str] = field(default_factory=set)  # keys whose config edits live already holds
 
     def follow_renames(self, data: Any) -> Any:
         """``data`` with references under a former slug rewritten to the current one."""
@@ -420,6 +421,7 @@ class _Planner:
         self.live_hashes: list[list[str]] = []
         self.rotated: dict[str, set[Path]] = {}  # "Kind/slug" → secret paths whose value is sent anew
         self.verified: set[str] = set()  # refs whose value here was found live, as sent
+        self.converged: set[str] = set()  # keys whose config edits live already holds (record anew)
 
     # --- the pipeline ------------------------------------------------------------------------------
 
@@ -443,6 +445,8 @@ class _Planner:
             live = live_from_snapshot(self.state, self.environment)
             org_id = org_id or self.state.org_id
         live_lists = {kind: list(live.get(kind) or []) for kind in KINDS}
+        if against == "live":
+            org_id = self.check_org(live_lists) or org_id
         if self.state is not None and self.state.legacy_key_dropped:
             self.warnings.append(
                 f"the state of {self.env} kept its HMAC key beside the secret fingerprints; the key and the "
@@ -485,7 +489,33 @@ class _Planner:
             secret_hmacs=self.secret_hmacs,
             live_canonical=self.live_canonical,
             renamed=self.renamed,
+            converged=self.converged,
         )
+
+    # --- step 0: the org ------------------------------------------------------------------------------
+
+    def expected_org(self) -> tuple[str | None, str]:
+        """The org id the env's key must reach, and where that is known from."""
+        if self.environment.org_id:
+            return self.environment.org_id, "its orgId in environments.yaml"
+        if self.state is not None and self.state.org_id:
+            return self.state.org_id, "its recorded state"
+        return None, ""
+
+    def check_org(self, live: Mapping[str, list[dict[str, Any]]]) -> str | None:
+        """The org the listed resources belong to; :class:`StateError` when it is not the env's (a
+        token of another org would plan "adopt" for its resources and write into it)."""
+        found = {str(o["orgId"]) for objs in live.values() for o in objs if o.get("orgId")}
+        expected, source = self.expected_org()
+        if expected is not None and found - {expected}:
+            other = ", ".join(sorted(found - {expected}))
+            raise StateError(
+                f"the API key of {self.env} reaches org {other}, but {self.env} is org {expected} ({source}); "
+                "nothing was planned or applied",
+                hint=f"check which secret {self.env}'s api.token reads: it must be the private key of "
+                f"{self.environment.org} ({expected})",
+            )
+        return next(iter(found)) if len(found) == 1 else None
 
     # --- step 1: secrets ---------------------------------------------------------------------------
 
@@ -608,6 +638,13 @@ class _Planner:
         if rec is not None:
             planned = diff(self.follow(rec.desired), want)
             drifted = diff(drop_mirrored(kind, self.follow(rec.payload), want), live_c)
+            # The same edit made in the config and outside: live already is what the config now says.
+            # Nothing to write for those fields, and nothing changed that the config does not want.
+            settled = {c.path for c in planned if _at(live_c, c.path) == _at(want, c.path)}
+            if settled:
+                planned = [c for c in planned if c.path not in settled]
+                drifted = [c for c in drifted if c.path not in settled]
+                self.converged.add(res.key)
             self.mark_secrets(res.key, drifted, drift=True)
             if drifted:
                 self.drift.append(DriftItem(kind, res.slug, rid, drifted, name=display_name(kind, obj)))
@@ -777,6 +814,16 @@ def _rename_tokens(data: Any, renamed: Mapping[str, str]) -> Any:
     return data
 
 
+_ABSENT = object()
+
+
+def _at(data: Any, path: Path) -> Any:
+    try:
+        return get_path(data, path)
+    except (KeyError, IndexError, TypeError):
+        return _ABSENT
+
+
 def _reverse(change: FieldChange) -> FieldChange:
     """A drift (recorded → live) turned into the change that undoes it (live → desired)."""
     op = {"add": "remove", "remove": "add"}.get(change.op, change.op)
@@ -856,7 +903,7 @@ def _id_index(
     for tool in live.get("Tool", []):
         if tool.get("type") in GENERATED_TOOL_TYPES and str(tool.get("knowledgeBaseId")) in kb_slugs:
             # DESIGN §2: a KB slug in toolIds means the search tool Vapi generated for that base.
-            token = ref_token("KnowledgeBase", kb_slugs[str(tool["knowledgeBaseId"])])
+            token = ref_token(KB_TOOL, kb_slugs[str(tool["knowledgeBaseId"])])
             ids[token] = str(tool["id"])
             tokens[str(tool["id"])] = token
     return ids, tokens
