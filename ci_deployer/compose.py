@@ -147,7 +147,8 @@ def client_factory(
     if base_url == EMBEDDED:
         from ci_deployer.emulator import embedded_transport
 
-        transport = transport or embedded_transport(root, environment.org)
+        data = Path(environment.embedded_data) if environment.embedded_data else Path(".ci-deployer", "emulator")
+        transport = transport or embedded_transport(root, environment.org, data)
         base_url = EMBEDDED_URL
     token: list[str | None] = []
 

@@ -684,6 +684,12 @@ def environments_schema() -> dict[str, Any]:
                         "description": '"embedded" (an in-process emulator org) or the API base URL.',
                     },
                     "token": {"type": "string", "description": "secrets://NAME — never the literal key."},
+                    "data": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "embedded only: the org's folder, relative to the config root "
+                        "(default .ci-deployer/emulator).",
+                    },
                 },
                 "required": ["url"],
                 "additionalProperties": False,

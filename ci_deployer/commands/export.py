@@ -25,7 +25,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     root = _common.config_dir(args)
     with compose.open_session(settings, root, args.env, validate=False) as session:
-        result = export(session, args.out)
+        result = export(session, args.out, root)
         if args.format == "json":
             data = {"formatVersion": 1, "kind": "export", "env": args.env, "out": str(args.out), **vars(result)}
             sys.stdout.write(redact.redact(json.dumps(data, indent=2)) + "\n")

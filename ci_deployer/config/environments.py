@@ -155,9 +155,18 @@ def _environment(check: _Checker, name: str, data: dict[str, Any], path: Path) -
         check.error((*path, "org"), "E-ENV-ORG", f"environment {name!r} has no org", "add `org: <org name>`")
         return None
     api = check.map_of(data.get("api"), (*path, "api"), "api")
-    check.unknown_keys(api, ("url", "token"), (*path, "api"), "api")
+    check.unknown_keys(api, ("url", "token", "data"), (*path, "api"), "api")
     url = api.get("url")
     token = api.get("token")
+    data_dir = api.get("data")
+    if data_dir is not None and (url != "embedded" or not isinstance(data_dir, str) or not data_dir):
+        check.error(
+            (*path, "api", "data"),
+            "E-ENV-API",
+            f"environment {name!r}: api.data is the folder of an embedded org (a path), only with url: embedded",
+            "remove it, or write `api: {url: embedded, data: ../other/.ci-deployer/emulator}`",
+        )
+        data_dir = None
     if not isinstance(url, str) or not (url == "embedded" or re.match(r"^https?://[^\s/]+", url)):
         check.error(
             (*path, "api", "url"),
@@ -239,6 +248,7 @@ def _environment(check: _Checker, name: str, data: dict[str, Any], path: Path) -
         org=org,
         org_id=org_id,
         api_url=url,
+        embedded_data=data_dir,
         api_token=token,
         params=params,
         credentials={k: v for k, v in credentials.items() if isinstance(v, str)},

@@ -74,6 +74,7 @@ class Environment:
     plan_against: PlanAgainst = "live"
     position: Position = Position("environments.yaml")
     org_id: str | None = None  # optional pin: the Vapi org id the env's key must reach
+    embedded_data: str | None = None  # api.data: an embedded org's folder, relative to the config root
 
 
 @dataclass

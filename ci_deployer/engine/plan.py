@@ -82,6 +82,12 @@ class Change:
         return f"{self.kind}/{self.slug}"
 
     @property
+    def state_only(self) -> bool:
+        """An adopt that writes nothing (the live resource already equals the document and its kind
+        carries no labels): only recorded in the state by the next apply."""
+        return self.action == "adopt" and not self.fields and not self.send and not self.unset
+
+    @property
     def rotation_only(self) -> bool:
         """Only secrets rotated outside git are sent: a write that never enters the plan hash."""
         return bool(self.fields) and all(f.secret == ROTATED for f in self.fields)
@@ -156,7 +162,7 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return any(c.action in WRITE_ACTIONS for c in self.changes)
+        return any(c.action in WRITE_ACTIONS and not c.state_only for c in self.changes)
 
     def writes(self) -> list[Change]:
         """The changes apply performs (blocked deletes included: apply refuses them)."""
@@ -665,7 +671,9 @@ class _Planner:
             action = "rename"
         elif match.how == "name":
             action = "adopt"
-            send = sorted(set(send) | (set(want) if not planned else set()))
+            # Assistants take the labels (a write); other kinds that already equal the document are
+            # only recorded by the next apply: nothing to send.
+            send = sorted(set(send) | (set(want) if not planned and KINDS[kind].labels else set()))
         else:
             action = "update" if planned else "noop"
         if match.how == "recovered":
