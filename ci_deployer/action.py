@@ -35,6 +35,8 @@ from ci_deployer.github import commands
 from ci_deployer.github.client import ClientOptions, GitHubSource
 from ci_deployer.github.inputs import Inputs, read_inputs
 from ci_deployer.interrupts import cancellable
+from ci_deployer.logsafe import neutralize
+from ci_deployer.progress import LineProgress
 from ci_deployer.report import markdown
 from ci_deployer.report.locations import config_prefix, located
 from ci_deployer.settings import Settings
@@ -561,7 +563,7 @@ class ActionRun:
                         reviewed_hash=reviewed.hash,
                         allow_deletes=True if self.inputs.allow_deletes else None,
                         pre_write_check=check,
-                        progress=lambda line: self.out.echo(progress_line(line)),
+                        progress=LineProgress(lambda line: self.out.echo(neutralize(line))),
                         on_plan=self.write_plan,
                         cancel=cancel,
                     )
@@ -698,7 +700,7 @@ class ActionRun:
                         out_dir=self.work_dir,
                         allow_deletes=True if self.inputs.allow_deletes else None,
                         pre_write_check=check,
-                        progress=lambda line: self.out.echo(progress_line(line)),
+                        progress=LineProgress(lambda line: self.out.echo(neutralize(line))),
                         cancel=cancel,
                     )
                     result = rollback(session, snapshot, options)
@@ -713,13 +715,6 @@ class ActionRun:
             f"`{self.inputs.command}` is not available in this version of the action yet",
             hint="see the README's status section",
         )
-
-
-def progress_line(line: str) -> str:
-    """A progress line of apply for the log: untrusted text (names, API messages) neutralised."""
-    from ci_deployer.logsafe import neutralize
-
-    return neutralize(line)
 
 
 def _plural(count: int, word: str) -> str:

@@ -67,6 +67,7 @@ class Settings:
     results_url: str = ""
     retention_days: int | None = None
     in_actions: bool = False
+    ci: bool = False  # CI=true: a CI system's log, never an interactive terminal
     pull_request: PullRequestRef | None = None
     dispatch_inputs: Mapping[str, str] = field(default_factory=dict)
 
@@ -103,6 +104,7 @@ class Settings:
             results_url=environ.get("ACTIONS_RESULTS_URL", ""),
             retention_days=int(retention) if retention.isdigit() else None,
             in_actions=environ.get("GITHUB_ACTIONS") == "true" and bool(environ.get("GITHUB_RUN_ID")),
+            ci=environ.get("CI", "").lower() in ("true", "1") or environ.get("GITHUB_ACTIONS") == "true",
             pull_request=pull_request_from_event(event_name, event),
             dispatch_inputs=dispatch,
         )

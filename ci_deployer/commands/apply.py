@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -74,8 +75,28 @@ def read_plan(path: Path, env: str) -> Plan:
     return reviewed
 
 
-def confirm_or_refuse(args: argparse.Namespace, plan_text: str | None) -> None:
-    """Refuse at once without a TTY (DESIGN §3); ask on a terminal."""
+def prompt_summary(plan: Plan) -> str:
+    """What a person is asked to approve, most important first: the counts, then every destructive
+    change; the full diff only on request."""
+    from ci_deployer.report.plan import counts_line
+
+    lines = [f"{plan.env}: {counts_line(plan.summary)}"]
+    deletes = [c for c in plan.changes if c.action == "delete"]
+    if deletes:
+        lines.append(f"⚠️  {len(deletes)} resource(s) will be DELETED:")
+        lines += [
+            f"  - {c.key}" + (f" ({c.name})" if c.name else "") + (" [blocked]" if c.blocked else "") for c in deletes
+        ]
+    replaced = [c for c in plan.changes if c.action in ("rename", "adopt") and c.fields]
+    if replaced:
+        lines.append(f"{len(replaced)} resource(s) taken over or renamed with changes:")
+        lines += [f"  - {c.action} {c.key}" for c in replaced]
+    return "\n".join(lines) + "\n"
+
+
+def confirm_or_refuse(args: argparse.Namespace, plan: Plan | None, full_text: Callable[[], str] | None = None) -> None:
+    """Refuse at once without a TTY (DESIGN §3); on a terminal show the summary and ask ('diff' shows
+    every change first)."""
     if args.auto_approve:
         return
     if not sys.stdin.isatty():
@@ -84,18 +105,19 @@ def confirm_or_refuse(args: argparse.Namespace, plan_text: str | None) -> None:
             hint="review the plan and pass --auto-approve "
             "(in CI, apply the reviewed plan with --plan FILE --auto-approve)",
         )
-    if plan_text:
-        sys.stderr.write(plan_text)
-    sys.stderr.write("Apply these changes? Only 'yes' is accepted: ")
-    sys.stderr.flush()
-    if sys.stdin.readline().strip() != "yes":
-        raise DeployerError("apply cancelled; nothing was applied")
-
-
-def progress(line: str) -> None:
-    """One line per finished write on stderr, flushed at once (stdout stays clean for JSON)."""
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
+    if plan is not None:
+        sys.stderr.write(prompt_summary(plan))
+    while True:
+        ask = "Apply these changes? 'yes' applies" + (", 'diff' shows every change" if full_text else "") + ": "
+        sys.stderr.write(ask)
+        sys.stderr.flush()
+        answer = sys.stdin.readline().strip()
+        if answer == "diff" and full_text is not None:
+            sys.stderr.write(full_text())
+            continue
+        if answer != "yes":
+            raise DeployerError("apply cancelled; nothing was applied")
+        return
 
 
 def print_result(result: ApplyResult, fmt: str, out_dir: Path) -> None:
@@ -133,15 +155,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from ci_deployer.engine.operations import ApplyOptions, apply
     from ci_deployer.gates.hook import report_writer
     from ci_deployer.interrupts import cancellable
+    from ci_deployer.progress import for_terminal
     from ci_deployer.report.plan import render_text
 
     root = _common.config_dir(args)
     with compose.open_session(settings, root, args.env, state=_common.state_backend(args, root)) as session:
         reviewed = read_plan(args.plan, session.env) if args.plan is not None else None
-        preview = None
         if not args.auto_approve and sys.stdin.isatty():
-            preview = render_text(session.plan(adopt=args.adopt, allow_deletes=args.allow_deletes).plan)
-        confirm_or_refuse(args, preview)
+            preview = session.plan(adopt=args.adopt, allow_deletes=args.allow_deletes).plan
+            if not preview.has_changes and not preview.drift:
+                sys.stdout.write(f"{session.env}: No changes. The org matches the config; nothing to apply.\n")
+                return 0
+            confirm_or_refuse(args, preview, lambda: render_text(preview))
+        else:
+            confirm_or_refuse(args, None)
         out_dir = args.out_dir or compose.runs_dir(root, session.env)
         check = compose.pre_write_check(
             session,
@@ -159,7 +186,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 adopt=args.adopt,
                 overwrite_drift=args.overwrite_drift,
                 pre_write_check=check,
-                progress=progress,
+                progress=for_terminal(ci=settings.ci),
                 cancel=cancel,
             )
             result = apply(session, options)

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from ci_deployer.commands import _common
-from ci_deployer.commands.apply import add_apply_options, confirm_or_refuse, gate_request, print_result, progress
+from ci_deployer.commands.apply import add_apply_options, confirm_or_refuse, gate_request, print_result
 from ci_deployer.settings import Settings
 
 
@@ -29,6 +29,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from ci_deployer.engine.operations import ApplyOptions, rollback
     from ci_deployer.gates.hook import report_writer
     from ci_deployer.interrupts import cancellable
+    from ci_deployer.progress import for_terminal
 
     root = _common.config_dir(args)
     with compose.open_session(settings, root, args.env, state=_common.state_backend(args, root)) as session:
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                     github=compose.github_source(settings),
                     record=report_writer(out_dir),
                 ),
-                progress=progress,
+                progress=for_terminal(ci=settings.ci),
                 cancel=cancel,
             )
             result = rollback(session, args.snapshot, options)

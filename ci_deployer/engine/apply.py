@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from ci_deployer import redact
 from ci_deployer.config.secrets import SecretResolver, substitute
@@ -46,7 +46,16 @@ from ci_deployer.paths import Path
 from ci_deployer.platform.kinds import GENERATED_TOOL_TYPES, KB_TOOL, KINDS, owner_of
 from ci_deployer.platform.upsert import create_or_adopt
 
-Progress = Callable[[str], None]
+
+class Progress(Protocol):
+    """Where apply reports as it goes (the faces draw a bar or print lines): the number of writes
+    first, then each finished (or skipped) write with its line, then the results."""
+
+    def start(self, total: int) -> None: ...
+
+    def step(self, result: OpResult, line: str) -> None: ...
+
+    def finish(self, results: list[OpResult]) -> None: ...
 
 
 class ApplyFailed(DeployerError):
@@ -239,16 +248,18 @@ class Applier:
             return
         symbol = SYMBOLS.get(result.action, "*")
         outcome = result.status if result.status != "failed" else f"FAILED: {result.error}"
+        if result.status == "skipped" and result.error:
+            outcome = result.error
         extra = f" {note}" if note else ""
-        self.progress(
-            redact.redact(f"{symbol} {result.action} {result.key} … {outcome}{extra} ({result.duration_ms:.0f} ms)")
-        )
+        line = f"{symbol} {result.action} {result.key} … {outcome}{extra} ({result.duration_ms:.0f} ms)"
+        self.progress.step(result, redact.redact(line))
 
     def _run(self, result: OpResult, fn: Callable[[], dict[str, Any] | None]) -> OpResult:
         if self.cancel.is_set():
             # Interrupted (SIGTERM/SIGINT): no new write starts; the ones in flight finish.
             result.status = "skipped"
             result.error = "not attempted: the apply was interrupted"
+            self._say(result)
             return result
         op_key = f"{self.run or 'run'}:{result.action}:{result.key}"
         token = current_operation.set((op_key, f"{result.action} {result.key}"))
@@ -398,6 +409,8 @@ class Applier:
         by_key = {c.key: c for c in writes}
         creating = {c.key for c in writes if c.action == "create"}
         sched = graph.schedule({k: self.ctx.desired_canonical[k] for k in by_key}, creating)
+        if self.progress is not None:
+            self.progress.start(len(writes) + len(sched.deferred) + len(deletes))
         results: list[OpResult] = []
         failed: set[str] = set()
         for level in sched.levels:
@@ -452,6 +465,8 @@ class Applier:
                 if r.status != "ok":
                     failed.add(r.key)
             self._level_done(results)
+        if self.progress is not None:
+            self.progress.finish(results)
         return results
 
     # --- the snapshot ------------------------------------------------------------------------------
@@ -600,13 +615,24 @@ def _comparable(kind: str, obj: Mapping[str, Any], restrict: Any = None) -> Any:
     return sort_keys(payload)
 
 
+APPLIED_LISTED = 20
+
+
 def describe_failure(results: list[OpResult]) -> str:
-    """``2 of 7 writes failed: …; applied: …; not attempted: …`` — exactly what happened."""
-    done = [r.key for r in results if r.status == "ok"]
-    failed = [f"{r.action} {r.key} ({r.error})" for r in results if r.status == "failed"]
-    skipped = [f"{r.action} {r.key}" for r in results if r.status == "skipped"]
-    parts = [f"{len(failed)} of {len(results)} writes failed: " + "; ".join(failed)]
-    parts.append("applied: " + (", ".join(done) if done else "nothing"))
-    if skipped:
-        parts.append("not attempted: " + ", ".join(skipped))
-    return redact.redact(". ".join(parts))
+    """Exactly what happened, as a table: every failed and not-attempted write with why, and what
+    was applied (listed up to 20; apply-result.json lists every write)."""
+    done = [r for r in results if r.status == "ok"]
+    failed = [r for r in results if r.status == "failed"]
+    skipped = [r for r in results if r.status == "skipped"]
+    head = (
+        f"{len(failed)} of {len(results)} writes failed, {len(skipped)} not attempted, {len(done)} applied"
+        if failed
+        else f"{len(skipped)} of {len(results)} writes not attempted, {len(done)} applied"
+    )
+    width = max((len(f"{r.action} {r.key}") for r in results), default=10)
+    rows = [f"  ✗ failed         {r.action + ' ' + r.key:<{width}}  {r.error or ''}" for r in failed]
+    rows += [f"  – not attempted  {r.action + ' ' + r.key:<{width}}  {r.error or ''}" for r in skipped]
+    rows += [f"  ✓ applied        {r.action + ' ' + r.key:<{width}}" for r in done[:APPLIED_LISTED]]
+    if len(done) > APPLIED_LISTED:
+        rows.append(f"  ✓ applied        … and {len(done) - APPLIED_LISTED} more (apply-result.json lists every write)")
+    return redact.redact(head + ":\n" + "\n".join(rows))

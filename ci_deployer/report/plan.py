@@ -130,6 +130,7 @@ def _context(plan: Plan) -> dict[str, Any]:
         "warnings": plan.warnings,
         "counts": counts_line(plan.summary),
         "deletes": sum(1 for c in plan.changes if c.action == "delete"),
+        "has_changes": plan.has_changes,
         "hash": plan.hash,
     }
 
