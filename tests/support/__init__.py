@@ -1,0 +1,13 @@
+"""Shared test support: a stateful GitHub stand-in at the HTTP layer and a workflow interpreter.
+
+Importable from every test as ``support.<module>`` (``pythonpath = ["tests"]`` in pyproject.toml).
+
+- :mod:`support.loopback` — a threaded HTTP server on 127.0.0.1 around a request handler.
+- :mod:`support.results_service` — the Actions results service (artifact v4 Twirp API + blob store).
+- :mod:`support.gitrepo` — a real git repository in a temporary folder.
+- :mod:`support.fake_github` — GitHub's REST API backed by a real git repository, with tokens and
+  permissions per job, recording every request.
+- :mod:`support.expressions` — GitHub Actions ``${{ … }}`` expressions.
+- :mod:`support.workflows` — plays the project's example workflow files against the fake.
+- :mod:`support.world` — a config repository, the Vapi emulator and the fake GitHub wired together.
+"""
