@@ -231,6 +231,7 @@ class DeploymentRecord:
     transient: bool
     production: bool
     statuses: list[DeploymentStatusRecord] = field(default_factory=list)
+    by_runner: bool = False  # GitHub's own record of a job with `environment:`, not an API call
 
 
 @dataclass
@@ -621,6 +622,40 @@ class FakeGitHub:
             pr.state, pr.merged, pr.merged_at, pr.merged_by = "closed", True, stamp, merged_by
             pr.merge_commit_sha, pr.updated_at = after, stamp
             return before, after
+
+    def record_environment_deployment(self, environment: str, sha: str, ref: str) -> int:
+        """The deployment GitHub itself creates for a job with ``environment:`` (no API call)."""
+        with self.lock:
+            deployment = DeploymentRecord(
+                id=next(self._ids),
+                sha=sha,
+                ref=ref.removeprefix("refs/heads/"),
+                task="deploy",
+                environment=environment,
+                payload={},
+                description=None,
+                creator=BOT_LOGIN,
+                created_at=now_iso(),
+                transient=False,
+                production=False,
+                by_runner=True,
+            )
+            self.deployments[deployment.id] = deployment
+            self._add_deployment_status(deployment, "in_progress", BOT_LOGIN)
+            return deployment.id
+
+    def record_environment_deployment_status(self, deployment_id: int, conclusion: str) -> None:
+        """The final status GitHub gives its own environment deployment when the job ends."""
+        with self.lock:
+            deployment = self.deployments[deployment_id]
+            self._add_deployment_status(deployment, "success" if conclusion == "success" else "failure", BOT_LOGIN)
+
+    def _add_deployment_status(self, deployment: DeploymentRecord, state: str, creator: str) -> DeploymentStatusRecord:
+        status = DeploymentStatusRecord(
+            next(self._ids), deployment.id, state, "", deployment.environment, "", "", "", creator, now_iso()
+        )
+        deployment.statuses.append(status)
+        return status
 
     # -- event payloads --------------------------------------------------------------------------------
 
