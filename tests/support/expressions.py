@@ -402,8 +402,8 @@ class Evaluator:
 
     def value(self, text: str) -> Any:
         """A string that is exactly one ``${{ … }}`` keeps its value's type; other strings are rendered."""
-        parts = split_template(text)
-        if len(parts) == 1 and parts[0][0].strip() == "" and parts[0][1] is not None and text.strip().endswith("}}"):
+        parts = split_template(text.strip())
+        if len(parts) == 2 and parts[0][0] == "" and parts[0][1] is not None and parts[1] == ("", None):
             return self.evaluate(parts[0][1])
         return self.render_string(text)
 

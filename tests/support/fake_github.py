@@ -659,6 +659,28 @@ class FakeGitHub:
 
     # -- event payloads --------------------------------------------------------------------------------
 
+    def _push_commit(self, sha: str) -> dict[str, Any]:
+        info = self.git.commit_info(sha)
+        changes = self.git.changed_files(info.parents[0], sha) if info.parents else []
+
+        def person(who: Identity) -> dict[str, Any]:
+            login = self._author_login(who)
+            return {"name": who.name, "email": who.email, **({"username": login} if login else {})}
+
+        return {
+            "id": sha,
+            "tree_id": info.tree,
+            "distinct": True,
+            "message": info.message,
+            "timestamp": info.committer_date,
+            "url": f"{SERVER_URL}/{self.full_name}/commit/{sha}",
+            "author": person(info.author),
+            "committer": person(info.committer),
+            "added": [c.filename for c in changes if c.status == "added"],
+            "removed": [c.filename for c in changes if c.status == "removed"],
+            "modified": [c.filename for c in changes if c.status not in ("added", "removed")],
+        }
+
     def pull_request_event(self, number: int, action: str = "opened") -> dict[str, Any]:
         """The ``pull_request`` webhook payload of a PR."""
         with self.lock:

@@ -915,7 +915,9 @@ class Runner:
         result.duration = time.monotonic() - started
         if result.exit_code not in (None, 0):
             result.outcome = "failure"
-            continue_on_error = evaluator.value(str(step.get("continue-on-error", "false")))
+            continue_on_error = step.get("continue-on-error", False)
+            if isinstance(continue_on_error, str):
+                continue_on_error = evaluator.value(continue_on_error)
             result.conclusion = "success" if continue_on_error in (True, "true") else "failure"
         return result
 

@@ -67,9 +67,7 @@ class World:
 
     def vapi_client(self, env: str) -> httpx.Client:
         """An httpx client for the env's emulator org (the caller closes it)."""
-        return httpx.Client(
-            base_url=self.vapi.url, headers={"Authorization": f"Bearer {VAPI_TOKENS[env]}"}, timeout=30
-        )
+        return httpx.Client(base_url=self.vapi.url, headers={"Authorization": f"Bearer {VAPI_TOKENS[env]}"}, timeout=30)
 
     def vapi_list(self, env: str, path: str) -> list[dict[str, Any]]:
         """Every resource at ``path`` (``/assistant``, ``/tool``, …) of the env's org."""
