@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,6 +37,9 @@ VAPI_TOKENS = {"uat": "vapi-uat-key-7f3c9a1e5b2d4c6e", "prod": "vapi-prod-key-2b
 READONLY_TOKENS = {"uat": "vapi-uat-readonly-4d2a9c7e1b3f", "prod": "vapi-prod-readonly-8e6c4a2f0d1b"}
 ORDERS_API_TOKEN = "orders-api-token-5a7c9e1b3d"
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
+# The Vapi collections ci-deployer manages (ci_deployer.platform.kinds), and fields the server owns.
+VAPI_PATHS = ("/tool", "/structured-output", "/v2/knowledge-base", "/assistant", "/squad", "/eval", "/phone-number")
+SERVER_FIELDS = frozenset({"id", "orgId", "createdAt", "updatedAt"})
 
 
 def environments_yaml(api_url: str) -> str:
@@ -74,6 +78,47 @@ class World:
         with self.vapi_client(env) as client:
             data = client.get(path, params={"limit": 1000}).json()
         return list(data["results"] if isinstance(data, dict) else data)
+
+    def org_contents(self, env: str) -> dict[str, Any]:
+        """The env's org as comparable data: ``"<path> <name>"`` → payload with server fields dropped,
+        ids replaced by ``"<path> <name>"`` labels, the env's params and name replaced by placeholders
+        (so two orgs holding the same logical config compare equal)."""
+        listed = {path: self.vapi_list(env, path) for path in VAPI_PATHS}
+        labels: dict[str, str] = {}
+        for path, items in listed.items():
+            for item in items:
+                function = item.get("function") if isinstance(item.get("function"), dict) else {}
+                labels[str(item["id"])] = f"{path} {item.get('name') or function.get('name') or item['id']}"
+        environments = load_yaml((self.repo.root / "platform" / "environments.yaml").read_text(encoding="utf-8"))
+        defaults = (environments.get("defaults") or {}).get("params") or {}
+        params = {**defaults, **(environments["environments"][env].get("params") or {})}
+        replacements = sorted(
+            ((str(v), f"<params.{k}>") for k, v in params.items() if isinstance(v, str) and len(v) > 3),
+            key=lambda pair: -len(pair[0]),
+        )
+
+        def normal(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {k: normal(v) for k, v in value.items() if k not in SERVER_FIELDS}
+            if isinstance(value, list):
+                return [normal(v) for v in value]
+            if isinstance(value, str):
+                if value in labels:
+                    return labels[value]
+                for old, new in replacements:
+                    value = value.replace(old, new)
+                return re.sub(rf"\b{re.escape(env)}\b", "<env>", value)
+            return value
+
+        contents: dict[str, Any] = {}
+        for items in listed.values():
+            for item in items:
+                data = normal(item)
+                labels_ci = (data.get("metadata") or {}).get("ciDeployer")
+                if isinstance(labels_ci, dict):
+                    labels_ci.pop("hash", None)  # a hash of the env-rendered payload: differs per env by design
+                contents[normal(labels[str(item["id"])])] = data
+        return contents
 
     def vapi_writes(self, env: str, since: int = 0) -> list[LoggedRequest]:
         """Writes the emulator saw to the env's org (from request-log index ``since``)."""

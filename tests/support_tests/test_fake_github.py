@@ -205,3 +205,37 @@ def test_compare_and_commit_pulls_follow_the_real_history(fake: FakeGitHub) -> N
     commit = repo.get_commit(pr.head_sha)
     assert commit.author.login == "carol"
     assert [c.sha for c in repo.get_pull(pr.number).get_commits()] == [pr.head_sha]
+
+
+def test_teams_are_readable_with_org_access_only(fake: FakeGitHub) -> None:
+    fake.add_team("acme", "platform-owners", ["erin"])
+    admin = connect(fake.user_token("root"), fake.api, ClientOptions.for_tests())
+    team = admin.get_organization("acme").get_team_by_slug("platform-owners")
+    assert team.get_team_membership("erin").state == "active"
+    with pytest.raises(GithubException) as not_member:
+        team.get_team_membership("mallory")
+    assert not_member.value.status == 404
+    _, token, _ = _job(fake, dict.fromkeys(("contents", "pull-requests", "actions"), "write"))
+    workflow = connect(token, fake.api, ClientOptions.for_tests()).get_organization("acme")
+    with pytest.raises(GithubException) as hidden:
+        workflow.get_team_by_slug("platform-owners").id  # noqa: B018
+    assert hidden.value.status == 404  # the workflow token has no org access
+
+
+def test_reviews_are_chronological_and_dismissal_is_kept(fake: FakeGitHub) -> None:
+    pr = fake.open_pull_request("feature", {"platform/a.yaml": "a: 1\n"}, title="Add a", author="carol")
+    first = fake.review(pr.number, "alice", "APPROVED")
+    fake.push_to_pull_request(pr.number, {"platform/a.yaml": "a: 2\n"}, "fixup")
+    fake.review(pr.number, "bob", "CHANGES_REQUESTED")
+    fake.dismiss_review(first.id)
+    _, token, _ = _job(fake, {"pull-requests": "read"})
+    pull = connect(token, fake.api, ClientOptions.for_tests()).get_repo(fake.full_name).get_pull(pr.number)
+    assert [(r.user.login, r.state) for r in pull.get_reviews()] == [
+        ("alice", "DISMISSED"),
+        ("bob", "CHANGES_REQUESTED"),
+    ]
+    reviews = list(pull.get_reviews())
+    assert reviews[0].commit_id != reviews[1].commit_id == pull.head.sha
+    assert pull.head.repo.full_name == "acme/config" and pull.base.ref == "main"
+    assert [f.filename for f in pull.get_files()] == ["platform/a.yaml"]
+    assert len(list(pull.get_commits())) == 2
