@@ -471,8 +471,9 @@ class ActionRun:
 
         self.out.append_summary(render.format_markdown(report))
         if plan_pending:
-            # The backup and the live plan come in the apply job: only the other items refuse here.
-            report.items = [i for i in report.items if i.id not in ("backup", "plan")]
+            # The backup, the live plan and the env's secrets (its key) come in the apply job: only
+            # the other items refuse here.
+            report.items = [i for i in report.items if i.id not in ("backup", "plan", "secrets")]
             report.allowed = not report.refusing()
         enforce(report)
 

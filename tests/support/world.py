@@ -1,8 +1,9 @@
 """A config repository, the Vapi emulator and the fake GitHub wired together, for workflow tests.
 
 - the config: ``examples/platform`` copied to ``platform/`` of a real git repository, with
-  ``environments.yaml`` pointing uat and prod at the emulator over HTTP (``token:
-  secrets://VAPI_TOKEN_UAT`` / ``secrets://VAPI_TOKEN_PROD``); dev stays ``embedded``.  Prod's change
+  ``environments.yaml`` pointing dev, uat and prod at the emulator over HTTP (``token:
+  secrets://VAPI_TOKEN_DEV`` / ``…_UAT`` / ``…_PROD``): in CI every env is a real org (an embedded dev
+  org would live in the runner's workspace and vanish with it).  Prod's change
   windows and freezes are dropped: the product runs as a subprocess on the real clock, which a test
   cannot freeze (windows and freezes are tested with time-machine in tests/gates);
 - the emulator (:mod:`ci_deployer.emulator`) served on 127.0.0.1 with orgs ``acme-uat`` and ``acme-prod``;
@@ -32,8 +33,12 @@ from support.results_service import SIG
 from support.workflows import EXAMPLES, REPO_ROOT, ApprovalRequest, Environment, Runner, load_yaml
 
 CONFIG_EXAMPLE = REPO_ROOT / "examples" / "platform"
-ORGS = {"uat": "acme-uat", "prod": "acme-prod"}
-VAPI_TOKENS = {"uat": "vapi-uat-key-7f3c9a1e5b2d4c6e", "prod": "vapi-prod-key-2b8e4d6f1a3c5e70"}
+ORGS = {"dev": "acme-dev", "uat": "acme-uat", "prod": "acme-prod"}
+VAPI_TOKENS = {
+    "dev": "vapi-dev-key-3c5e7a9b1d2f4a6c",
+    "uat": "vapi-uat-key-7f3c9a1e5b2d4c6e",
+    "prod": "vapi-prod-key-2b8e4d6f1a3c5e70",
+}
 READONLY_TOKENS = {"uat": "vapi-uat-readonly-4d2a9c7e1b3f", "prod": "vapi-prod-readonly-8e6c4a2f0d1b"}
 ORDERS_API_TOKEN = "orders-api-token-5a7c9e1b3d"
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
@@ -46,7 +51,7 @@ def environments_yaml(api_url: str) -> str:
     """The example's environments.yaml with uat and prod at ``api_url`` (see the module docstring)."""
     data: dict[str, Any] = load_yaml((CONFIG_EXAMPLE / "environments.yaml").read_text(encoding="utf-8"))
     for env in ORGS:
-        data["environments"][env]["api"]["url"] = api_url
+        data["environments"][env]["api"] = {"url": api_url, "token": f"secrets://VAPI_TOKEN_{env.upper()}"}
     protection = data["environments"]["prod"].get("protection") or {}
     protection.pop("changeWindows", None)
     protection.pop("freezes", None)
@@ -88,7 +93,9 @@ class World:
         for path, items in listed.items():
             for item in items:
                 function = item.get("function") if isinstance(item.get("function"), dict) else {}
-                labels[str(item["id"])] = f"{path} {item.get('name') or function.get('name') or item['id']}"
+                # a nameless resource (a handoff tool) is known by its type: ids differ per org
+                name = item.get("name") or function.get("name") or f"({item.get('type') or 'nameless'})"
+                labels[str(item["id"])] = f"{path} {name}"
         environments = load_yaml((self.repo.root / "platform" / "environments.yaml").read_text(encoding="utf-8"))
         defaults = (environments.get("defaults") or {}).get("params") or {}
         params = {**defaults, **(environments["environments"][env].get("params") or {})}
@@ -103,8 +110,7 @@ class World:
             if isinstance(value, list):
                 return [normal(v) for v in value]
             if isinstance(value, str):
-                if value in labels:
-                    return labels[value]
+                value = labels.get(value, value)
                 for old, new in replacements:
                     value = value.replace(old, new)
                 return re.sub(rf"\b{re.escape(env)}\b", "<env>", value)
@@ -170,7 +176,7 @@ def make_world(
                 "ORDERS_API_TOKEN": ORDERS_API_TOKEN,
             }
             environments = {
-                "dev": Environment("dev"),
+                "dev": Environment("dev", secrets={"VAPI_TOKEN_DEV": VAPI_TOKENS["dev"]}),
                 "uat": Environment("uat", secrets={"VAPI_TOKEN_UAT": VAPI_TOKENS["uat"]}),
                 "prod": Environment("prod", secrets={"VAPI_TOKEN_PROD": VAPI_TOKENS["prod"]}),
                 "uat-drift": Environment("uat-drift", secrets={"VAPI_TOKEN_UAT_READONLY": READONLY_TOKENS["uat"]}),

@@ -127,6 +127,8 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
 
         def step3(step: Step) -> None:
             _dispatch_prod(world, step)
+            # what the orgs hold right after the promotion (later steps change uat again)
+            step.facts["orgs"] = {env: world.org_contents(env) for env in ("prod", "uat")}
 
         def step4(step: Step) -> None:
             pr = github.open_pull_request(
@@ -295,7 +297,7 @@ def test_step3_dispatch_promotes_uats_versions_to_prod(story: Story) -> None:
         bool(reviews) and all(r.status == 200 for r in reviews),
         f"the approvals of #{number} were not read with the run's token: {[(r.path, r.status) for r in reviews]}",
     )
-    prod, uat = world.org_contents("prod"), world.org_contents("uat")
+    prod, uat = step.facts["orgs"]["prod"], step.facts["orgs"]["uat"]
     expect.that(
         bool(uat) and prod == uat,
         f"prod does not hold uat's versions: {len(prod)} resources in prod, {len(uat)} in uat; "

@@ -59,7 +59,13 @@ def test_pr_plan_runs_validate_then_a_plan_per_environment(world: World) -> None
         job = run.job("plan", environment=env)
         step = job.action_steps()[0]
         assert step.inputs["INPUT_COMMAND"] == "plan" and step.inputs["INPUT_ENVIRONMENT"] == env
-        assert job.scopes == {"contents": "read", "pull-requests": "write", "actions": "read"}
+        assert job.scopes == {
+            "contents": "read",
+            "pull-requests": "write",
+            "actions": "read",
+            "statuses": "write",
+            "deployments": "read",
+        }
         facts = step.env
         assert facts["GITHUB_EVENT_NAME"] == "pull_request"
         assert facts["GITHUB_SHA"] == world.github.test_merge_sha(number) != pr.head_sha
