@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ci_deployer import __version__, redact
+from ci_deployer import __version__, logsafe, redact
 from ci_deployer.errors import DeployerError, DriftFound
 
 EXIT_OK = 0
@@ -77,7 +77,10 @@ def _write_crash_log(exc: BaseException) -> Path:
 
 
 def report_error(error: DeployerError, fmt: str) -> None:
-    """Print a user-facing error: message, then what to do next; JSON when asked."""
+    """Print a user-facing error: message, then what to do next; JSON when asked.
+
+    Messages carry untrusted text (an API's error body, config values): they are redacted, then made
+    safe for an Actions log (:mod:`ci_deployer.logsafe`) in every format."""
     message = redact.redact(str(error))
     hint = redact.redact(error.hint) if error.hint else None
     if fmt == "json":
@@ -85,12 +88,14 @@ def report_error(error: DeployerError, fmt: str) -> None:
         findings = getattr(error, "findings", None)
         if findings:
             payload["findings"] = [f.to_dict() for f in findings]
-        print(json.dumps(payload, indent=2, sort_keys=True))
+        print(logsafe.neutralize_json(redact.redact(json.dumps(payload, indent=2, sort_keys=True))))
         return
-    prefix = "::error::" if fmt == "github" else "error: "
-    print(f"{prefix}{message}", file=sys.stderr)
+    if fmt == "github":
+        print(f"::error::{logsafe.escape_data(logsafe.printable(message))}", file=sys.stderr)
+    else:
+        print(f"error: {logsafe.neutralize(message)}", file=sys.stderr)
     if hint:
-        print(f"hint: {hint}", file=sys.stderr)
+        print(f"hint: {logsafe.neutralize(hint)}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
