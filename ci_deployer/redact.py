@@ -42,10 +42,6 @@ MIN_LENGTH = 4
 # A run of this many characters of a form (or more) is masked even when the text cuts it short.
 PREFIX_LENGTH = 8
 
-_lock = threading.Lock()
-_values: set[str] = set()
-_index: _Index | None = None
-
 
 def forms(value: str) -> list[str]:
     """Every shape ``value`` may be printed in, raw first, without duplicates (see the module doc).
@@ -63,7 +59,7 @@ def forms(value: str) -> list[str]:
         json.dumps(json_ascii)[1:-1],
         repr(value)[1:-1],
         html.escape(value, quote=True),
-        value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;").replace("'", "&#39;"),
+        html.escape(value, quote=False).replace('"', "&#34;").replace("'", "&#39;"),  # Jinja/markupsafe style
         quote(value, safe=""),
         quote(value),  # keeps '/'
         quote_plus(value),
@@ -105,18 +101,21 @@ def _fold(text: str) -> str:
     return text.lower()
 
 
+_Trie = dict[str, "_Trie"]
+
+
 def _trie_pattern(keys: Iterable[str]) -> str:
     """A regex matching any of ``keys`` (literal strings), shaped as a trie: shared prefixes are
     tested once, which is what keeps hundreds of keys cheap."""
-    trie: dict[str, dict[str, object]] = {}
+    trie: _Trie = {}
     for key in keys:
         node = trie
         for char in key:
-            node = node.setdefault(char, {})  # type: ignore[assignment]
-        node[""] = {}
+            node = node.setdefault(char, {})
+        node[""] = {}  # a key ends here
 
-    def emit(node: dict[str, object]) -> str:
-        branches = [re.escape(char) + emit(child) for char, child in sorted(node.items()) if char]  # type: ignore[arg-type]
+    def emit(node: _Trie) -> str:
+        branches = [re.escape(char) + emit(child) for char, child in sorted(node.items()) if char]
         if not branches:
             return ""
         body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
@@ -183,42 +182,58 @@ class _Index:
         return best
 
 
+class _Registry:
+    """The registered values and their compiled index (rebuilt lazily after a registration)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.values: set[str] = set()
+        self.index: _Index | None = None
+
+    def add(self, parts: list[str]) -> None:
+        with self.lock:
+            new = [p for p in parts if p not in self.values]
+            if new:
+                self.values.update(new)
+                self.index = None
+
+    def current(self) -> _Index | None:
+        with self.lock:
+            if not self.values:
+                return None
+            if self.index is None:
+                self.index = _Index.build(self.values)
+            return self.index
+
+    def clear(self) -> None:
+        with self.lock:
+            self.values.clear()
+            self.index = None
+
+
+_registry = _Registry()
+
+
 def register(value: str) -> None:
     """Remember a secret value so that it is masked wherever it would be printed.
 
     Each line of a multi-line value is also remembered on its own (an API may re-wrap lines)."""
-    global _index
     if not value or len(value) < MIN_LENGTH:
         return
-    parts = [value] + [line.strip() for line in value.splitlines() if len(line.strip()) >= PREFIX_LENGTH]
-    with _lock:
-        new = [p for p in parts if p not in _values]
-        if new:
-            _values.update(new)
-            _index = None
+    _registry.add([value] + [line.strip() for line in value.splitlines() if len(line.strip()) >= PREFIX_LENGTH])
 
 
 def registered() -> frozenset[str]:
     """The registered values (for ``::add-mask::`` in the action)."""
-    with _lock:
-        return frozenset(_values)
-
-
-def _current_index() -> _Index | None:
-    global _index
-    with _lock:
-        if not _values:
-            return None
-        if _index is None:
-            _index = _Index.build(_values)
-        return _index
+    with _registry.lock:
+        return frozenset(_registry.values)
 
 
 def redact(text: str) -> str:
     """``text`` with every registered secret, in any of its forms (see the module doc), replaced by ``***``."""
     if not text:
         return text
-    index = _current_index()
+    index = _registry.current()
     if index is None:
         return text
     spans = index.spans(text)
@@ -241,7 +256,4 @@ def redact(text: str) -> str:
 
 def clear() -> None:
     """Forget all registered values (tests)."""
-    global _index
-    with _lock:
-        _values.clear()
-        _index = None
+    _registry.clear()

@@ -27,6 +27,7 @@ from ci_deployer.config.secrets import find_placeholders
 from ci_deployer.config.templates import TemplateEngine, TemplateProblem, needs_render
 from ci_deployer.errors import ConfigError
 from ci_deployer.findings import Finding, has_errors
+from ci_deployer.logsafe import printable
 from ci_deployer.paths import Path
 from ci_deployer.platform.kinds import POLICY
 
@@ -170,12 +171,32 @@ def _prepare(
                 )
                 return node
         if isinstance(node, dict):
+            for key in node:
+                if isinstance(key, str) and needs_render(key):
+                    _templated_key(doc, (*path, key), key, findings)
             return {k: walk(v, (*path, k)) for k, v in node.items()}
         if isinstance(node, list):
             return [walk(v, (*path, i)) for i, v in enumerate(node)]
         return node  # scalars and Verbatim (included text is not templated)
 
     return walk(spec, ()), findings
+
+
+def _templated_key(doc: Document, path: Path, key: str, findings: list[Finding]) -> None:
+    """DESIGN §2: mapping keys are never templated, so a ``${{`` in a key would be sent as written."""
+    pos = doc.position(("spec", *path))
+    findings.append(
+        finding(
+            doc.file,
+            (pos.line, pos.column),
+            "E-TEMPLATE-KEY",
+            f"mapping key {printable(key)!r} holds a template, but keys are never templated "
+            "(it would be sent as written)",
+            "write the key literally and template its value; for per-environment keys use one document per "
+            "environment (metadata.environments)",
+            path=("spec", *path),
+        )
+    )
 
 
 def _finish(doc: Document, parts: list[Any], spec: Any) -> tuple[RenderedResource | None, list[Finding]]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from ci_deployer import redact
 from ci_deployer.config.model import ConfigRepo, Environment
-from ci_deployer.config.secrets import EnvSecretResolver, SecretResolver, find_placeholders
+from ci_deployer.config.secrets import EnvSecretResolver, SecretResolver, find_placeholders, resolve_credential
 from ci_deployer.engine.apply import PlatformClient
 from ci_deployer.engine.canonical import content_hash
 from ci_deployer.engine.model import DesiredResource, from_rendered
@@ -197,7 +197,7 @@ def open_session(
     if any(f.level == "error" for f in findings):
         raise ValidationFailed(findings)
     environment = repo.environments[env]
-    resolver = EnvSecretResolver(environ)
+    resolver = EnvSecretResolver(environ, environment)  # the env's secrets boundary (DESIGN §2)
     base_url, token = environment.api_url, None
     if base_url == EMBEDDED:
         from ci_deployer.emulator import embedded_transport
@@ -230,7 +230,7 @@ def _token(environment: Environment, resolver: SecretResolver) -> str | None:
     refs = find_placeholders(placeholder)
     if not refs:
         return placeholder
-    value = resolver.resolve(refs[0][0])
+    value = resolve_credential(resolver, refs[0][0])  # the deployer's own credential: outside the boundary
     if value is None:
         raise ConfigError(
             f"the API token of {environment.name} (secrets://{refs[0][0]}) is not set",

@@ -94,13 +94,14 @@ def secret_status(
     environment: Environment, resources: list[RenderedResource], environ: Mapping[str, str]
 ) -> dict[str, bool]:
     """REF → whether it resolves here, for every placeholder of the env (values are never kept)."""
-    from ci_deployer.config.secrets import EnvSecretResolver, find_placeholders
+    from ci_deployer.config.secrets import EnvSecretResolver, find_placeholders, resolve_credential
 
-    resolver = EnvSecretResolver(environ)
-    refs = {ref.ref for res in resources for ref in res.secrets}
-    if environment.api_token:
-        refs |= {ref for ref, _, _ in find_placeholders(environment.api_token)}
-    return {ref: resolver.resolve(ref) is not None for ref in sorted(refs)}
+    resolver = EnvSecretResolver(environ, environment)  # placeholders: the env's secrets boundary
+    status = {ref.ref: resolver.resolve(ref.ref) is not None for res in resources for ref in res.secrets}
+    if environment.api_token:  # the API token is the deployer's own credential: outside the boundary
+        refs = [ref for ref, _, _ in find_placeholders(environment.api_token)]
+        status |= {ref: resolve_credential(resolver, ref) is not None for ref in refs}
+    return dict(sorted(status.items()))
 
 
 def _validation(root: Path, env: str) -> tuple[bool, str]:
