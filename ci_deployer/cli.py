@@ -90,6 +90,11 @@ def report_error(error: DeployerError, fmt: str) -> None:
             payload["findings"] = [f.to_dict() for f in findings]
         print(logsafe.neutralize_json(redact.redact(json.dumps(payload, indent=2, sort_keys=True))))
         return
+    findings = getattr(error, "findings", None)
+    if findings:  # validation errors stopping plan/apply: say where, not only "run validate"
+        from ci_deployer.validate.report import reporter
+
+        sys.stderr.write(reporter(fmt)(findings))
     if fmt == "github":
         print(f"::error::{logsafe.escape_data(logsafe.printable(message))}", file=sys.stderr)
     else:

@@ -28,7 +28,6 @@ from ci_deployer.config.model import ChangeWindow, Environment, Freeze, PlanAgai
 from ci_deployer.config.secrets import SECRET_TOKEN
 from ci_deployer.config.secrets_block import credential_refs, parse_secrets_block
 from ci_deployer.findings import Finding
-from ci_deployer.logsafe import printable
 from ci_deployer.paths import Path
 
 FILE = "environments.yaml"
@@ -186,7 +185,7 @@ def parse_environments(
             check.error(
                 path,
                 "E-ENV-NAME",
-                f"environment name {printable(str(name))!r} is invalid",
+                f"environment name {name!r} is invalid",
                 "use lowercase letters, digits, '-' and '_' (e.g. dev, uat, prod)",
             )
             continue

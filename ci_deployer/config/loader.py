@@ -30,7 +30,7 @@ from ci_deployer.config.model import ConfigRepo, Document, Environment, Metadata
 from ci_deployer.config.yamlsource import MAX_DOCUMENT_BYTES, Parsed, ParseProblem, parse_text, read_text
 from ci_deployer.errors import ConfigError
 from ci_deployer.findings import Finding
-from ci_deployer.logsafe import has_controls, printable
+from ci_deployer.logsafe import has_controls
 from ci_deployer.paths import Path
 from ci_deployer.platform.kinds import DOCUMENT_KINDS, POLICY
 
@@ -181,10 +181,10 @@ class _DocChecker:
 def _slug_problem(value: Any) -> str | None:
     if not isinstance(value, str) or not value:
         return "must be a non-empty string"
-    bad = next((c for c in value if not c.isascii() or has_controls(c)), None)
+    bad = next((c for c in value if not c.isascii() or not c.isprintable()), None)
     if bad is not None:
-        what = "control" if has_controls(bad) else "non-ASCII"
-        return f"contains the {what} character {printable(bad)!r}"
+        what = "non-ASCII" if not bad.isascii() and bad.isprintable() else "control"
+        return f"contains the {what} character {bad!r}"
     if len(value) > SLUG_MAX:
         return f"is {len(value)} characters long (at most {SLUG_MAX})"
     if not SLUG.fullmatch(value):  # fullmatch: `$` alone would accept a trailing newline
@@ -309,7 +309,7 @@ def _metadata(check: _DocChecker, raw: Any, environments: dict[str, Environment]
                     check.add(
                         ("metadata", "labels", str(key)),
                         "E-DOC-TYPE",
-                        f"label {printable(str(key))!r} must map a string to a string",
+                        f"label {key!r} must map a string to a string",
                         "quote the value",
                     )
                 elif has_controls(key) or has_controls(value) or "\n" in key + value:
@@ -317,7 +317,7 @@ def _metadata(check: _DocChecker, raw: Any, environments: dict[str, Environment]
                     check.add(
                         ("metadata", "labels", key),
                         "E-DOC-CONTROL",
-                        f"label {printable(key)!r} holds a control character or line break",
+                        f"label {key!r} holds a control character or line break",
                         "labels are one-line names: remove the control characters (escape sequences, NUL, …)",
                     )
                 else:

@@ -27,7 +27,6 @@ from ci_deployer.config.secrets import find_placeholders
 from ci_deployer.config.templates import TemplateEngine, TemplateProblem, needs_render
 from ci_deployer.errors import ConfigError
 from ci_deployer.findings import Finding, has_errors
-from ci_deployer.logsafe import printable
 from ci_deployer.paths import Path
 from ci_deployer.platform.kinds import POLICY
 
@@ -190,7 +189,7 @@ def _templated_key(doc: Document, path: Path, key: str, findings: list[Finding])
             doc.file,
             (pos.line, pos.column),
             "E-TEMPLATE-KEY",
-            f"mapping key {printable(key)!r} holds a template, but keys are never templated "
+            f"mapping key {key!r} holds a template, but keys are never templated "
             "(it would be sent as written)",
             "write the key literally and template its value; for per-environment keys use one document per "
             "environment (metadata.environments)",

@@ -307,7 +307,7 @@ def name_characters(ctx: EnvContext) -> Iterator[Finding]:
             yield _finding(
                 res.position(path),
                 "E-NAME-CONTROL",
-                f"{res.kind} {dotted} {printable(name)!r} holds a control character or line break (after rendering)",
+                f"{res.kind} {dotted} {name!r} holds a control character or line break (after rendering)",
                 "names are one plain line: remove escape sequences, NUL, tabs and line breaks",
                 json_path=format_path(path, "spec"),
             )
