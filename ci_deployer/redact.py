@@ -8,8 +8,9 @@ error, a log line or a report can give it:
 
 * every **form** of :func:`forms`: raw, JSON-escaped (once and twice: a JSON body quoted inside a
   JSON error message), Python ``repr``, HTML-escaped, URL-encoded (``quote`` and ``quote_plus``) and
-  base64 (standard and URL-safe, at the three byte alignments it can have inside a longer encoded
-  string, as GitHub's runner masks base64 — ``ValueEncoders.Base64StringEscapeShift1/2``);
+  base64 of the raw and JSON-escaped value (standard and URL-safe, at the three byte alignments it
+  can have inside a longer encoded string, as GitHub's runner masks base64 —
+  ``ValueEncoders.Base64StringEscapeShift1/2``);
 * **case-insensitively** (an API may upper-case what it echoes);
 * **cut short**: a prefix of at least :data:`PREFIX_LENGTH` characters of any form, standing at the
   end of the text or before a character that cannot continue it (anything but a letter or digit:
@@ -46,27 +47,31 @@ PREFIX_LENGTH = 8
 def forms(value: str) -> list[str]:
     """Every shape ``value`` may be printed in, raw first, without duplicates (see the module doc).
 
-    Forms shorter than :data:`MIN_LENGTH` are left out (a base64 core of a short value can be tiny).
+    Two layers: the value as it may sit in JSON (raw, JSON-escaped, JSON-escaped twice — a JSON body
+    quoted in a JSON error message), then each of those as sent over the wire (as is, URL-encoded,
+    base64).  Forms shorter than :data:`MIN_LENGTH` are left out (a base64 core can be tiny).
     """
     json_text = json.dumps(value, ensure_ascii=False)[1:-1]
     json_ascii = json.dumps(value)[1:-1]
+    layers = dict.fromkeys(
+        (
+            value,
+            json_text,
+            json_ascii,
+            json.dumps(json_text, ensure_ascii=False)[1:-1],
+            json.dumps(json_ascii)[1:-1],
+        )
+    )
     candidates = [
-        value,
-        json_text,
-        json_ascii,
         json_text.replace("/", "\\/"),  # some serializers escape '/' too
-        json.dumps(json_text, ensure_ascii=False)[1:-1],  # a JSON body quoted in a JSON message
-        json.dumps(json_ascii)[1:-1],
         repr(value)[1:-1],
         html.escape(value, quote=True),
         html.escape(value, quote=False).replace('"', "&#34;").replace("'", "&#39;"),  # Jinja/markupsafe style
-        quote(value, safe=""),
-        quote(value),  # keeps '/'
-        quote_plus(value),
-        quote_plus(value, safe="/"),
-        *_base64_cores(value.encode("utf-8")),
     ]
-    out: list[str] = []
+    for text in layers:
+        candidates += [text, quote(text, safe=""), quote(text), quote_plus(text), quote_plus(text, safe="/")]
+        candidates += _base64_cores(text.encode("utf-8"))
+    out: list[str] = [value] if len(value) >= MIN_LENGTH else []
     for form in candidates:
         if len(form) >= MIN_LENGTH and form not in out:
             out.append(form)
