@@ -94,7 +94,7 @@ def test_annotation_messages_stay_one_command_line() -> None:
 def test_add_mask_sends_every_form_of_the_secret() -> None:
     stream = io.StringIO()
     wf = commands.Workflow(stream)
-    secret = 'p%2B:/"\'\\ab&x='
+    secret = "p%2B:/\"'\\ab&x="
     wf.add_mask(secret)
     sent = [line.removeprefix("::add-mask::") for line in stream.getvalue().splitlines()]
     unescaped = [s.replace("%0A", "\n").replace("%0D", "\r").replace("%25", "%") for s in sent]
