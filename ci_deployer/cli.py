@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ci_deployer import __version__, logsafe, redact
-from ci_deployer.errors import DeployerError, DriftFound
+from ci_deployer.errors import DeployerError, DriftFound, ValidationFailed
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -90,11 +90,10 @@ def report_error(error: DeployerError, fmt: str) -> None:
             payload["findings"] = [f.to_dict() for f in findings]
         print(logsafe.neutralize_json(redact.redact(json.dumps(payload, indent=2, sort_keys=True))))
         return
-    findings = getattr(error, "findings", None)
-    if findings:  # validation errors stopping plan/apply: say where, not only "run validate"
+    if isinstance(error, ValidationFailed) and error.findings:  # plan/apply stopped: say where, not only "run validate"
         from ci_deployer.validate.report import reporter
 
-        sys.stderr.write(reporter(fmt)(findings))
+        sys.stderr.write(reporter(fmt)(error.findings))
     if fmt == "github":
         print(f"::error::{logsafe.escape_data(logsafe.printable(message))}", file=sys.stderr)
     else:

@@ -382,7 +382,7 @@ def _window(check: _Checker, raw: Any, path: Path) -> ChangeWindow | None:
             # YAML 1.1 reads an unquoted 09:00 as a sexagesimal number (540).
             value = f"{value // 60:02d}:{value % 60:02d}"
             data[key] = value
-        if not isinstance(value, str) or not _TIME.match(value):
+        if not isinstance(value, str) or not _TIME.fullmatch(value):
             check.error((*path, key), "E-ENV-VALUE", f'{key} must be a time like "09:00"', 'quote it: "09:00"')
             ok = False
     timezone = data.get("timezone")

@@ -135,7 +135,7 @@ def check_boundary(ref: str, settings: SecretSettings | None, env: str = "") -> 
         return None
     if provider in PROVIDERS:
         return None  # vault/aws/gcp: their own settings, checked by their providers
-    if not _ENV_NAME.match(ref):
+    if not _ENV_NAME.fullmatch(ref):
         return Violation(
             CODE_REF,
             f"secrets://{ref} is neither an environment variable name nor a provider reference",
@@ -249,7 +249,7 @@ class EnvSecretResolver:
         provider, _, rest = ref.partition("/")
         if provider == "file" and rest:
             return _read_file(rest, file_root)
-        if provider in PROVIDERS or not _ENV_NAME.match(ref):
+        if provider in PROVIDERS or not _ENV_NAME.fullmatch(ref):
             return None
         return self._environ.get(ref) or None
 

@@ -48,7 +48,7 @@ def _allow(check: Checker, value: Any, path: Path) -> tuple[str, ...] | None:
             'e.g. allow: ["ORDERS_*", "TWILIO_*"] (an empty list allows no variable)',
         )
         return None
-    bad = [v for v in value if not _ALLOW_PATTERN.match(v)]
+    bad = [v for v in value if not _ALLOW_PATTERN.fullmatch(v)]
     if bad:
         check.error(
             path,

@@ -101,7 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
         values = [v.strip() for v in self.headers.get_all("Content-Length") or []]
         if not values:
             return b""
-        if len(set(values)) != 1 or not _DECIMAL.match(values[0]):
+        if len(set(values)) != 1 or not _DECIMAL.fullmatch(values[0]):
             raise _FramingError(400, "Invalid Content-Length header: it must be one non-negative decimal number")
         length = int(values[0])
         if length > MAX_BODY_BYTES:
