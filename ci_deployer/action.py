@@ -105,8 +105,6 @@ class ActionRun:
         self.prefix = config_prefix(self.root, settings.workspace)
         self.work_dir = self._work_dir()
         self.uploaded: list[str] = []
-        # Every resolved secret is masked in the log before anything can print it.
-        self.resolver = compose.secret_resolver(settings, on_value=[out.add_mask])
         self._github: GitHubSource | None = None
 
     # -- where things are ---------------------------------------------------------------------------
@@ -306,7 +304,7 @@ class ActionRun:
             self.env,
             validate=validate,
             state=self.state(command),
-            resolver=self.resolver,
+            on_secret=[self.out.add_mask],  # every resolved secret is masked before anything can print it
             journal_dirs=[self.settings.workspace.joinpath(*ARTIFACTS_DIR)],
         )
 

@@ -11,8 +11,9 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from ci_deployer import __version__
+from ci_deployer import __version__, logsafe, redact
 from ci_deployer.error_handler import Failure, guarded
+from ci_deployer.findings import Finding
 from ci_deployer.settings import Settings
 
 # command name → (module under ci_deployer.commands, one-line help)
@@ -46,34 +47,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def report_failure(failure: Failure, fmt: str) -> None:
-    """Print a failure: JSON on stdout with ``--format json``, else the message, the located
-    findings and what to do next on stderr."""
+    """Print a failure: JSON on stdout with ``--format json``, else the located findings, the message
+    and what to do next on stderr.  Messages carry untrusted text (an API's error body, config
+    values): they are redacted (by :class:`Failure`), then made safe for an Actions log
+    (:mod:`ci_deployer.logsafe`) in every format."""
     if fmt == "json":
-        print(json.dumps(failure.to_dict(), indent=2, sort_keys=True))
+        print(logsafe.neutralize_json(redact.redact(json.dumps(failure.to_dict(), indent=2, sort_keys=True))))
         return
-    from ci_deployer.logsafe import neutralize
+    findings = [f for f in failure.findings if isinstance(f, Finding)]
+    if findings:  # plan/apply stopped by validation: say where, not only "run validate"
+        from ci_deployer.validate.report import reporter
 
-    prefix = "::error::" if fmt == "github" else "error: "
-    lines = [f"{prefix}{failure.message}" if fmt != "github" else f"{prefix}{_one_line(failure.message)}"]
-    for finding in failure.findings:
-        location = getattr(finding, "location", None)
-        where = location() if callable(location) else ""
-        lines.append(f"  {where}: {getattr(finding, 'message', finding)}")
-        hint = getattr(finding, "hint", None)
-        if hint:
-            lines.append(f"      hint: {hint}")
+        sys.stderr.write(reporter(fmt)(findings))
+    if fmt == "github":
+        print(f"::error::{logsafe.escape_data(logsafe.printable(failure.message))}", file=sys.stderr)
+    else:
+        print(f"error: {logsafe.neutralize(failure.message)}", file=sys.stderr)
     if failure.hint:
-        lines.append(f"hint: {failure.hint}")
-    text = "\n".join(lines)
-    # The first line of the github format is our own command; everything after it is neutralised.
-    head, _, rest = text.partition("\n")
-    sys.stderr.write(head + "\n" + (neutralize(rest) + "\n" if rest else "") if fmt == "github" else text + "\n")
-
-
-def _one_line(text: str) -> str:
-    from ci_deployer.github.commands import escape_data
-
-    return escape_data(text)
+        print(f"hint: {logsafe.neutralize(failure.hint)}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ci_deployer import redact
 from ci_deployer.config.model import ConfigRepo, Environment
-from ci_deployer.config.secrets import EnvSecretResolver, SecretResolver, find_placeholders
+from ci_deployer.config.secrets import EnvSecretResolver, SecretResolver, find_placeholders, resolve_credential
 from ci_deployer.engine.session import ClientFactory, PlatformClient, Session
 from ci_deployer.engine.state import STATE_DIR, LocalStateBackend, StateBackend
 from ci_deployer.errors import ConfigError, ValidationFailed
@@ -88,7 +88,13 @@ class RedactingResolver:
         self._on_value = list(on_value)
 
     def resolve(self, ref: str) -> str | None:
-        value = self._inner.resolve(ref)
+        return self._seen(self._inner.resolve(ref))
+
+    def resolve_credential(self, ref: str) -> str | None:
+        """One of the deployer's own credentials (API token, HMAC key): outside the placeholder boundary."""
+        return self._seen(resolve_credential(self._inner, ref))
+
+    def _seen(self, value: str | None) -> str | None:
         if value is not None:
             redact.register(value)
             for callback in self._on_value:
@@ -96,9 +102,22 @@ class RedactingResolver:
         return value
 
 
-def secret_resolver(settings: Settings, on_value: Iterable[Callable[[str], None]] = ()) -> RedactingResolver:
-    """The resolver of ``secrets://`` placeholders for this process."""
-    return RedactingResolver(EnvSecretResolver(settings.environ), on_value)
+def secret_resolver(
+    settings: Settings, environment: Environment, on_value: Iterable[Callable[[str], None]] = ()
+) -> RedactingResolver:
+    """The resolver of the env's ``secrets://`` placeholders, inside its boundary (DESIGN §2)."""
+    return RedactingResolver(EnvSecretResolver(settings.environ, environment), on_value)
+
+
+def hmac_key(environment: Environment, resolver: SecretResolver) -> bytes | None:
+    """The env's key for secret fingerprints (``secrets.hmacKey``), or ``None``: statuses then read
+    "unknown" unless the value can be compared live."""
+    placeholder = environment.secrets.hmac_key
+    refs = find_placeholders(placeholder) if placeholder else []
+    if not refs:
+        return None
+    value = resolve_credential(resolver, refs[0][0])
+    return value.encode("utf-8") if value else None
 
 
 def api_token(environment: Environment, resolver: SecretResolver) -> str | None:
@@ -109,7 +128,7 @@ def api_token(environment: Environment, resolver: SecretResolver) -> str | None:
     refs = find_placeholders(placeholder)
     if not refs:
         return placeholder
-    value = resolver.resolve(refs[0][0])
+    value = resolve_credential(resolver, refs[0][0])  # the deployer's own credential: outside the boundary
     if value is None:
         raise ConfigError(
             f"the API token of {environment.name} (secrets://{refs[0][0]}) is not set",
@@ -126,7 +145,7 @@ def token_available(environment: Environment, settings: Settings) -> bool:
     if environment.api_url == EMBEDDED or not environment.api_token:
         return True
     refs = find_placeholders(environment.api_token)
-    return not refs or EnvSecretResolver(settings.environ).resolve(refs[0][0]) is not None
+    return not refs or EnvSecretResolver(settings.environ).resolve_credential(refs[0][0]) is not None
 
 
 # -- the Vapi client ---------------------------------------------------------------------------------
@@ -232,7 +251,7 @@ def open_session(
     validate: bool = True,
     state: StateBackend | None = None,
     transport: Any = None,
-    resolver: SecretResolver | None = None,
+    on_secret: Iterable[Callable[[str], None]] = (),
     journal_dirs: Iterable[Path] = (),
 ) -> Session:
     """Load, validate and render ``env`` of the config at ``root``; build its collaborators.
@@ -255,7 +274,7 @@ def open_session(
     resources, findings = render.render_env(repo, env)
     if any(f.level == "error" for f in findings):
         raise ValidationFailed(findings)
-    resolver = resolver or secret_resolver(settings)
+    resolver = secret_resolver(settings, environment, on_secret)
     backend = state if state is not None else local_state(root)
     return Session(
         repo=repo,
@@ -266,7 +285,7 @@ def open_session(
         connect=client_factory(root, environment, resolver, transport=transport),
         sha=git_sha(root, settings),
         logical_hash=content_hash(render.logical_specs(repo, env)),
-        hmac_key=None,  # TODO(secrets.hmacKey)
+        hmac_key=hmac_key(environment, resolver),
         journaled=interrupted_ids(journals(root, env, journal_dirs), env, environment.org, backend),
     )
 
@@ -294,7 +313,7 @@ def secret_status(session: Session, settings: Settings) -> dict[str, bool]:
     token = session.environment.api_token
     if session.environment.api_url != EMBEDDED and token:
         for ref, _, _ in find_placeholders(token):
-            status[ref] = EnvSecretResolver(settings.environ).resolve(ref) is not None
+            status[ref] = EnvSecretResolver(settings.environ).resolve_credential(ref) is not None
     return dict(sorted(status.items()))
 
 

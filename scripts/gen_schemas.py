@@ -672,6 +672,25 @@ def environments_schema() -> dict[str, Any]:
         },
         "additionalProperties": False,
     }
+    placeholder = {"type": "string", "pattern": "^secrets://[A-Za-z0-9_./#-]+$"}
+    secrets = {
+        "type": "object",
+        "description": "What this env's secrets:// placeholders may read (the deployer's own credentials never).",
+        "properties": {
+            "allow": {
+                "type": "array",
+                "items": {"type": "string", "pattern": "^[A-Za-z0-9_*?\\[\\]!-]+$"},
+                "description": "Environment variable name patterns placeholders may read (default: any not denied).",
+            },
+            "fileRoot": {
+                "type": "string",
+                "minLength": 1,
+                "description": "secrets://file/ only below this folder (relative: to the working directory).",
+            },
+            "hmacKey": {**placeholder, "description": "secrets://NAME of the key for secret fingerprints."},
+        },
+        "additionalProperties": False,
+    }
     environment = {
         "type": "object",
         "properties": {
@@ -712,6 +731,7 @@ def environments_schema() -> dict[str, Any]:
             "allowDeletes": {"type": "boolean"},
             "planAgainst": {"enum": ["live", "snapshot"]},
             "protection": protection,
+            "secrets": secrets,
         },
         "required": ["org"],
         "additionalProperties": False,
@@ -724,7 +744,7 @@ def environments_schema() -> dict[str, Any]:
             "apiVersion": {"const": "ci-deployer/v1"},
             "defaults": {
                 "type": "object",
-                "properties": {"params": params},
+                "properties": {"params": params, "secrets": secrets},
                 "additionalProperties": False,
             },
             "environments": {

@@ -8,10 +8,16 @@ explicit values win (``planAgainst`` may also be set inside ``protection``).
 
 ``api.token`` must be a ``secrets://`` placeholder: a literal token is an error, is registered for
 redaction and is never echoed.  ``api.url: embedded`` needs no token.
+
+``secrets:`` (:mod:`ci_deployer.config.secrets_block`) bounds what the env's placeholders may read;
+the refs of every env's own credentials (``api.token``, ``secrets.hmacKey``) are collected across all
+environments into each env's :attr:`SecretSettings.reserved`, so that no placeholder of any env can
+read them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from typing import Any, cast
@@ -20,6 +26,7 @@ from ci_deployer import redact
 from ci_deployer.config._util import deep_merge, did_you_mean, finding
 from ci_deployer.config.model import ChangeWindow, Environment, Freeze, PlanAgainst, Position, Protection, TicketRule
 from ci_deployer.config.secrets import SECRET_TOKEN
+from ci_deployer.config.secrets_block import credential_refs, parse_secrets_block
 from ci_deployer.findings import Finding
 from ci_deployer.paths import Path
 
@@ -42,6 +49,7 @@ ENV_KEYS = (
     "drift",
     "allowDeletes",
     "planAgainst",
+    "secrets",
 )
 PROTECTION_KEYS = (
     "requiredApprovals",
@@ -95,6 +103,50 @@ class _Checker:
         return list(value)
 
 
+class _MergedChecker:
+    """Reports a problem of a key merged from ``defaults`` where it is written: on the env's own
+    line when the env sets it, else on the ``defaults`` line (every env repeats it; the runner dedupes)."""
+
+    def __init__(self, check: _Checker, env_path: Path, body: dict[str, Any], defaults: dict[str, Any]) -> None:
+        self.check = check
+        self.env_path = env_path
+        self.body = body
+        self.defaults = defaults
+
+    def _where(self, path: Path) -> Path:
+        rest = path[len(self.env_path) :]
+        if _holds(self.body, rest) or not _holds(self.defaults, rest):
+            return path
+        return ("defaults", *rest)
+
+    def error(self, path: Path, code: str, message: str, hint: str) -> None:
+        self.check.error(self._where(path), code, message, hint)
+
+    def map_of(self, value: Any, path: Path, what: str) -> dict[str, Any]:
+        if value is not None and not isinstance(value, dict):
+            self.error(path, "E-ENV-TYPE", f"{what} must be a map", f"write {what} as `key: value` pairs")
+            return {}
+        return value or {}
+
+    def unknown_keys(self, data: dict[str, Any], allowed: tuple[str, ...], path: Path, what: str) -> None:
+        for key in data:
+            if key not in allowed:
+                self.error(
+                    (*path, key),
+                    "E-ENV-UNKNOWN-KEY",
+                    f"unknown key {key!r} in {what}{did_you_mean(str(key), allowed)}",
+                    f"allowed keys: {', '.join(allowed)}",
+                )
+
+
+def _holds(data: Any, path: Path) -> bool:
+    for step in path:
+        if not isinstance(data, dict) or step not in data:
+            return False
+        data = data[step]
+    return True
+
+
 def parse_environments(
     data: Any, positions: dict[Path, tuple[int, int]]
 ) -> tuple[dict[str, Environment], dict[str, Any], list[Finding]]:
@@ -127,9 +179,10 @@ def parse_environments(
         )
         return {}, defaults, check.findings
     envs: dict[str, Environment] = {}
+    reserved: set[str] = credential_refs(defaults)
     for name, body in raw_envs.items():
         path: Path = ("environments", name)
-        if not isinstance(name, str) or not ENV_NAME.match(name):
+        if not isinstance(name, str) or not ENV_NAME.fullmatch(name):  # not `$`: it accepts a final newline
             check.error(
                 path,
                 "E-ENV-NAME",
@@ -142,14 +195,19 @@ def parse_environments(
             continue
         check.unknown_keys(body, ENV_KEYS, path, f"environment {name!r}")
         merged = deep_merge(defaults, body)
-        env = _environment(check, name, merged, path)
+        reserved |= credential_refs(merged)
+        env = _environment(check, name, merged, path, _MergedChecker(check, path, body, defaults))
         if env is not None:
             envs[name] = env
+    for env in envs.values():
+        env.secrets = dataclasses.replace(env.secrets, reserved=frozenset(reserved))
     _check_promotions(check, envs)
     return envs, defaults, check.findings
 
 
-def _environment(check: _Checker, name: str, data: dict[str, Any], path: Path) -> Environment | None:
+def _environment(
+    check: _Checker, name: str, data: dict[str, Any], path: Path, merged_check: _MergedChecker
+) -> Environment | None:
     org = data.get("org")
     if not isinstance(org, str) or not org:
         check.error((*path, "org"), "E-ENV-ORG", f"environment {name!r} has no org", "add `org: <org name>`")
@@ -242,6 +300,7 @@ def _environment(check: _Checker, name: str, data: dict[str, Any], path: Path) -
             "write live or snapshot",
         )
         plan_against = "snapshot" if protected else "live"
+    secrets = parse_secrets_block(merged_check, data.get("secrets"), (*path, "secrets"))
     line, column = check.mark(path)
     return Environment(
         name=name,
@@ -259,6 +318,7 @@ def _environment(check: _Checker, name: str, data: dict[str, Any], path: Path) -
         allow_deletes=allow_deletes,
         plan_against=cast(PlanAgainst, plan_against),
         position=Position(FILE, line, column),
+        secrets=secrets,
     )
 
 
@@ -343,7 +403,7 @@ def _window(check: _Checker, raw: Any, path: Path) -> ChangeWindow | None:
             # YAML 1.1 reads an unquoted 09:00 as a sexagesimal number (540).
             value = f"{value // 60:02d}:{value % 60:02d}"
             data[key] = value
-        if not isinstance(value, str) or not _TIME.match(value):
+        if not isinstance(value, str) or not _TIME.fullmatch(value):
             check.error((*path, key), "E-ENV-VALUE", f'{key} must be a time like "09:00"', 'quote it: "09:00"')
             ok = False
     timezone = data.get("timezone")

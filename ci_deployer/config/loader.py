@@ -30,6 +30,7 @@ from ci_deployer.config.model import ConfigRepo, Document, Environment, Metadata
 from ci_deployer.config.yamlsource import MAX_DOCUMENT_BYTES, Parsed, ParseProblem, parse_text, read_text
 from ci_deployer.errors import ConfigError
 from ci_deployer.findings import Finding
+from ci_deployer.logsafe import has_controls
 from ci_deployer.paths import Path
 from ci_deployer.platform.kinds import DOCUMENT_KINDS, POLICY
 
@@ -180,12 +181,13 @@ class _DocChecker:
 def _slug_problem(value: Any) -> str | None:
     if not isinstance(value, str) or not value:
         return "must be a non-empty string"
-    bad = next((c for c in value if not c.isascii()), None)
+    bad = next((c for c in value if not c.isascii() or not c.isprintable()), None)
     if bad is not None:
-        return f"contains the non-ASCII character {bad!r}"
+        what = "non-ASCII" if not bad.isascii() and bad.isprintable() else "control"
+        return f"contains the {what} character {bad!r}"
     if len(value) > SLUG_MAX:
         return f"is {len(value)} characters long (at most {SLUG_MAX})"
-    if not SLUG.match(value):
+    if not SLUG.fullmatch(value):  # fullmatch: `$` alone would accept a trailing newline
         return "may only hold lowercase letters, digits and '-', starting with a letter or digit"
     return None
 
@@ -309,6 +311,14 @@ def _metadata(check: _DocChecker, raw: Any, environments: dict[str, Environment]
                         "E-DOC-TYPE",
                         f"label {key!r} must map a string to a string",
                         "quote the value",
+                    )
+                elif has_controls(key) or has_controls(value) or "\n" in key + value:
+                    # Labels are names: printed in plans and sent as assistant metadata.
+                    check.add(
+                        ("metadata", "labels", key),
+                        "E-DOC-CONTROL",
+                        f"label {key!r} holds a control character or line break",
+                        "labels are one-line names: remove the control characters (escape sequences, NUL, …)",
                     )
                 else:
                     labels[key] = value

@@ -58,6 +58,23 @@ class Protection:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SecretSettings:
+    """An environment's ``secrets:`` block: where its ``secrets://`` placeholders may read (DESIGN §2).
+
+    The boundary itself (what is always denied, and why) is :func:`ci_deployer.config.secrets.check_boundary`.
+    Provider settings (``vault``, ``aws``, ``gcp``) join this class and the parser table of
+    :mod:`ci_deployer.config.secrets_block` as fields of their own.
+    """
+
+    allow: tuple[str, ...] | None = None  # env-var name patterns placeholders may read; None: any not denied
+    file_root: str | None = None  # secrets://file/ only below this folder (relative: to the working dir)
+    hmac_key: str | None = None  # a secrets:// placeholder: the key for secret fingerprints
+    # Refs of the deployer's own credentials in *every* environment (api.token, secrets.hmacKey):
+    # a placeholder in a spec may never read them, whichever env is planned.
+    reserved: frozenset[str] = frozenset()
+
+
 @dataclass
 class Environment:
     name: str
@@ -75,6 +92,7 @@ class Environment:
     position: Position = Position("environments.yaml")
     org_id: str | None = None  # optional pin: the Vapi org id the env's key must reach
     embedded_data: str | None = None  # api.data: an embedded org's folder, relative to the config root
+    secrets: SecretSettings = SecretSettings()
 
 
 @dataclass

@@ -170,12 +170,32 @@ def _prepare(
                 )
                 return node
         if isinstance(node, dict):
+            for key in node:
+                if isinstance(key, str) and needs_render(key):
+                    _templated_key(doc, (*path, key), key, findings)
             return {k: walk(v, (*path, k)) for k, v in node.items()}
         if isinstance(node, list):
             return [walk(v, (*path, i)) for i, v in enumerate(node)]
         return node  # scalars and Verbatim (included text is not templated)
 
     return walk(spec, ()), findings
+
+
+def _templated_key(doc: Document, path: Path, key: str, findings: list[Finding]) -> None:
+    """DESIGN §2: mapping keys are never templated, so a ``${{`` in a key would be sent as written."""
+    pos = doc.position(("spec", *path))
+    findings.append(
+        finding(
+            doc.file,
+            (pos.line, pos.column),
+            "E-TEMPLATE-KEY",
+            f"mapping key {key!r} holds a template, but keys are never templated "
+            "(it would be sent as written)",
+            "write the key literally and template its value; for per-environment keys use one document per "
+            "environment (metadata.environments)",
+            path=("spec", *path),
+        )
+    )
 
 
 def _finish(doc: Document, parts: list[Any], spec: Any) -> tuple[RenderedResource | None, list[Finding]]:

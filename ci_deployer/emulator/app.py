@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, unquote
 import httpx
 
 from ci_deployer.emulator import responder
-from ci_deployer.emulator.faults import Faults
+from ci_deployer.emulator.faults import Faults, echo_messages
 from ci_deployer.emulator.rules import (
     HttpError,
     apply_defaults,
@@ -51,7 +51,7 @@ class LoggedRequest:
     status: int
     org: str | None
     dropped: bool = False
-    fault: str | None = None  # "reset" | "fail" | "throttle" | "drop" | None
+    fault: str | None = None  # "reset" | "fail" | "throttle" | "echo" | "drop" | None
     query: str = ""
 
 
@@ -199,6 +199,9 @@ class Emulator:
             self._log(LoggedRequest(method, path, 429, None, fault="throttle", query=query))
             body429 = {"message": "Rate limit exceeded", "error": "Too Many Requests", "statusCode": 429}
             return _json_outcome(429, body429, extra)
+        if active and faults.echo_writes and method in ("POST", "PATCH", "PUT"):
+            self._log(LoggedRequest(method, path, 400, None, fault="echo", query=query))
+            return _json_outcome(400, {"message": echo_messages(body), "error": "Bad Request", "statusCode": 400})
 
         org_name: str | None = None
         try:
@@ -727,11 +730,23 @@ def _check_schema_override(stored: dict[str, Any], body: dict[str, Any], query: 
         )
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 parses as inf
+        raise ValueError(f"the number {text} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON (use null or a number)")
+
+
 def _json_body(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw)
+        # Strict JSON, as Vapi's body parser: NaN, Infinity and overflowing numbers are refused.
+        data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
     except ValueError as exc:
         raise nest_error(400, f"Invalid JSON body: {exc}") from None
     if not isinstance(data, dict):

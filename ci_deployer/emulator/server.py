@@ -1,9 +1,17 @@
-"""The emulator over HTTP: a threaded HTTP/1.1 server with keep-alive, started in the background."""
+"""The emulator over HTTP: a threaded HTTP/1.1 server with keep-alive, started in the background.
+
+Request framing is checked here, before the emulator sees a request: a ``Content-Length`` that is not
+one plain decimal number (or several that disagree), or a malformed chunk size, is a 400; a body over
+:data:`MAX_BODY_BYTES` (10 MiB, larger than any prompt-carrying payload, and what a config's 1 MiB
+includes can add up to) is a 413 and is not read.  Both answer in Vapi's NestJS shape and close the
+connection, since the rest of the stream can no longer be framed.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import struct
 import threading
@@ -14,6 +22,18 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ci_deployer.emulator.app import Emulator, Outcome
+
+MAX_BODY_BYTES = 10 * 1024 * 1024
+_DECIMAL = re.compile(r"^[0-9]{1,19}$")  # ASCII digits only: int() would also take "+1", " 1", "1_0", "١"
+
+
+class _FramingError(Exception):
+    """A request whose body cannot be read as sent: answered with ``status`` and closed."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
 
 class _Server(ThreadingHTTPServer):
@@ -59,21 +79,50 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: the emulator keeps its own request log."""
 
     def _read_body(self) -> bytes:
+        """The request body; :class:`_FramingError` when it is malformed or over the cap."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             chunks: list[bytes] = []
+            total = 0
             while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                line = self.rfile.readline(1024).split(b";")[0].strip() or b"0"
+                try:
+                    size = int(line, 16)
+                except ValueError:
+                    raise _FramingError(400, "Invalid chunked body: a chunk size is not a hex number") from None
+                total += size
+                if total > MAX_BODY_BYTES:
+                    raise _FramingError(413, f"request entity too large: the limit is {MAX_BODY_BYTES} bytes")
                 if size == 0:
                     while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                         pass
                     return b"".join(chunks)
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
+        values = [v.strip() for v in self.headers.get_all("Content-Length") or []]
+        if not values:
+            return b""
+        if len(set(values)) != 1 or not _DECIMAL.fullmatch(values[0]):
+            raise _FramingError(400, "Invalid Content-Length header: it must be one non-negative decimal number")
+        length = int(values[0])
+        if length > MAX_BODY_BYTES:
+            raise _FramingError(413, f"request entity too large: the limit is {MAX_BODY_BYTES} bytes")
         return self.rfile.read(length) if length else b""
 
+    def _refuse(self, error: _FramingError) -> None:
+        from ci_deployer.emulator.app import Outcome
+
+        reason = "Payload Too Large" if error.status == 413 else "Bad Request"
+        data = json.dumps({"message": error.message, "error": reason, "statusCode": error.status}).encode()
+        self.close_connection = True  # the rest of the stream cannot be framed any more
+        headers = [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(data)))]
+        self._write(Outcome(error.status, data, headers))
+
     def _serve(self) -> None:
-        body = self._read_body()
+        try:
+            body = self._read_body()
+        except _FramingError as error:
+            self._refuse(error)
+            return
         headers = {k.lower(): v for k, v in self.headers.items()}
         try:
             outcome = self.server.emulator.handle(self.command, self.path, headers, body)

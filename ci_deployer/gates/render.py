@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from ci_deployer import redact
+from ci_deployer import logsafe, redact
 from ci_deployer.gates.model import CheckItem, GateReport
+from ci_deployer.logsafe import escape_data, escape_property
 
 ICONS = {"pass": "✅", "fail": "❌", "pending": "⏳", "skip": "➖"}
 
@@ -27,14 +28,16 @@ def _note(item: CheckItem) -> str:
 
 
 def format_text(report: GateReport) -> str:
-    """Plain text for terminals and logs: one line per item, evidence indented below."""
+    """Plain text for terminals and logs: one line per item, evidence indented below.
+
+    Evidence quotes PR titles and other user text: the result is neutralized for Actions logs."""
     lines = [f"Gates for {report.env}: {_verdict(report)}"]
     for item in report.items:
         lines.append(f"{ICONS[item.status]} {item.title}{_note(item)}")
         lines.extend(f"    {line}" for line in item.evidence.splitlines())
         if item.refuses and item.hint:
             lines.append(f"    → {item.hint}")
-    return redact.redact("\n".join(lines) + "\n")
+    return logsafe.neutralize(redact.redact("\n".join(lines) + "\n"))
 
 
 def _cell(text: str) -> str:
@@ -63,21 +66,22 @@ def format_markdown(report: GateReport) -> str:
 def format_json(report: GateReport) -> str:
     """The stable JSON of :meth:`GateReport.to_dict`, plus ``ok`` like every command's JSON."""
     payload = {"ok": report.allowed, **report.to_dict()}
-    return redact.redact(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    return logsafe.neutralize_json(
+        redact.redact(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    )
 
 
 def format_github(report: GateReport) -> str:
     """Workflow commands: an ``::error`` per failing blocking item, a ``::warning`` per pending one,
     then the text checklist for the log."""
-    from ci_deployer.github.commands import escape_data, escape_property
-    from ci_deployer.logsafe import neutralize
-
     lines = []
     for item in report.refusing():
         level = "error" if item.status == "fail" else "warning"
         message = item.evidence + (f"\nhint: {item.hint}" if item.hint else "")
-        lines.append(f"::{level} title={escape_property('gate: ' + item.title)}::{escape_data(message)}")
-    return redact.redact("\n".join(lines) + ("\n" if lines else "")) + neutralize(format_text(report))
+        title = logsafe.printable(redact.redact("gate: " + item.title))
+        data = logsafe.printable(redact.redact(message))
+        lines.append(f"::{level} title={escape_property(title)}::{escape_data(data)}")
+    return "\n".join(lines) + ("\n" if lines else "") + format_text(report)
 
 
 REPORTERS: dict[str, Callable[[GateReport], str]] = {

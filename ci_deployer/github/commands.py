@@ -1,8 +1,9 @@
 """Workflow commands: outputs, masks, annotations, log groups and the job summary.
 
 One small module, as in dflook's ``github_actions/commands.py``.  Everything printed goes through
-:func:`ci_deployer.redact.redact`, and :meth:`Workflow.mask_registered` tells the runner to mask every
-resolved secret (``::add-mask::``) before anything else is printed.
+:func:`ci_deployer.redact.redact` and then :mod:`ci_deployer.logsafe` (no printed text can start a
+workflow command of its own), and :meth:`Workflow.mask_registered` tells the runner to mask every
+resolved secret, in each form it may be printed in (``::add-mask::``), before anything else is printed.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from ci_deployer import redact
+from ci_deployer import logsafe, redact
 from ci_deployer.findings import Finding
+from ci_deployer.logsafe import escape_data, escape_property
 
 # $GITHUB_STEP_SUMMARY: 1 MiB per step; over it the upload is aborted (runner
 # CreateStepSummaryCommand.AttachmentSizeLimit = 1024*1024).
@@ -26,16 +28,6 @@ SUMMARY_LIMIT_BYTES = 1024 * 1024
 ANNOTATIONS_PER_LEVEL = 10
 # Annotation messages are cut at 4096 characters by the runner (_maxIssueMessageLength).
 ANNOTATION_MESSAGE_LIMIT = 4096
-
-
-def escape_data(value: str) -> str:
-    """Escape a workflow-command message (actions/toolkit ``escapeData``)."""
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def escape_property(value: str) -> str:
-    """Escape a workflow-command property value (actions/toolkit ``escapeProperty``)."""
-    return escape_data(value).replace(":", "%3A").replace(",", "%2C")
 
 
 @dataclass(frozen=True)
@@ -86,19 +78,26 @@ class Workflow:
     # -- printing ----------------------------------------------------------------------------------
 
     def echo(self, text: str = "") -> None:
-        """Print a log line, secrets redacted."""
-        self.stream.write(redact.redact(text) + ("" if text.endswith("\n") else "\n"))
+        """Print log lines: secrets redacted, then neutralized (:func:`ci_deployer.logsafe.neutralize`),
+        so untrusted text (API errors, prompts, names) can never run a workflow command."""
+        safe = logsafe.neutralize(redact.redact(text))  # redact first: neutralizing could split a secret
+        self.stream.write(safe + ("" if safe.endswith("\n") else "\n"))
         self.stream.flush()
 
     def command(self, name: str, message: str = "", **properties: str | int | None) -> None:
-        """Print ``::name key=value,…::message``."""
+        """Print ``::name key=value,…::message``.
+
+        The message and properties are escaped as command data (``%``, CR and LF become ``%25``,
+        ``%0D``, ``%0A``: the whole command stays on one log line, however many lines the message
+        has) and control characters are shown, not obeyed (:func:`ci_deployer.logsafe.printable`)."""
         props = ",".join(
-            f"{key}={escape_property(redact.redact(str(value)))}"
+            f"{key}={escape_property(logsafe.printable(redact.redact(str(value))))}"
             for key, value in properties.items()
             if value is not None
         )
         head = f"::{name} {props}" if props else f"::{name}"
-        self.stream.write(f"{head}::{escape_data(redact.redact(message))}\n")
+        data = logsafe.printable(redact.redact(message).replace("\r\n", "\n"))
+        self.stream.write(f"{head}::{escape_data(data)}\n")
         self.stream.flush()
 
     # -- masks -------------------------------------------------------------------------------------
@@ -106,16 +105,22 @@ class Workflow:
     def add_mask(self, value: str) -> None:
         """Ask the runner to mask ``value`` in the log from now on; also registers it for redaction.
 
-        Each line of a multi-line value is masked on its own: the runner masks line by line.
+        Each line of a multi-line value is masked on its own: the runner masks line by line.  Each is
+        masked in every form :func:`ci_deployer.redact.forms` lists (JSON-escaped, URL-encoded,
+        base64 at each alignment, …) and upper- and lower-cased: the runner's masker matches exact
+        text only, and its own encoders do not cover ``quote_plus``, base64 inside a longer encoded
+        string, or case changes.
         """
         for line in value.splitlines() or [value]:
             part = line.strip()
-            if len(part) < 4 or part in self._masked:
+            if len(part) < redact.MIN_LENGTH or part in self._masked:
                 continue
             self._masked.add(part)
             redact.register(part)
-            # Not through command(): the value itself must be printed, escaped, never redacted.
-            self.stream.write(f"::add-mask::{escape_data(part)}\n")
+            masks = [*redact.forms(part), part.upper(), part.lower()]
+            for form in dict.fromkeys(masks):
+                # Not through command(): the value itself must be printed, escaped, never redacted.
+                self.stream.write(f"::add-mask::{escape_data(form)}\n")
         self.stream.flush()
 
     def mask_registered(self) -> None:

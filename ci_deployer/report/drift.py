@@ -34,8 +34,7 @@ def render(result: DriftReport, fmt: str) -> str:
     """The report in ``fmt`` (text, json or github)."""
     if fmt == "json":
         return redact.redact(json.dumps(to_dict(result), indent=2, ensure_ascii=False)) + "\n"
-    from ci_deployer.github.commands import escape_data, escape_property
-    from ci_deployer.logsafe import neutralize
+    from ci_deployer.logsafe import escape_data, escape_property, neutralize
     from ci_deployer.report.plan import field_lines
 
     plan = result.plan

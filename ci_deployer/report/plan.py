@@ -156,8 +156,7 @@ def render_github(plan: Plan, *, prefix: str = "") -> str:
     """Text (untrusted lines neutralised) plus workflow-command annotations on the workspace-relative
     file of each change (``prefix``: the config root relative to the workspace): a notice per change,
     a warning per drifted resource."""
-    from ci_deployer.github.commands import escape_data, escape_property
-    from ci_deployer.logsafe import neutralize
+    from ci_deployer.logsafe import escape_data, escape_property, neutralize
     from ci_deployer.report.locations import located
 
     out = [neutralize(render_text(plan)).rstrip("\n")]

@@ -4,7 +4,9 @@
 ``format_json`` is the stable machine shape documented in ``docs/formats.md``, and
 ``format_github`` emits workflow commands so GitHub annotates the YAML line of each finding.
 Secret values never reach findings (the scanners print masked previews only); every line still goes
-through :func:`ci_deployer.redact.redact` as the last line of defence.
+through :func:`ci_deployer.redact.redact` as the last line of defence.  Findings quote user input
+(file names, keys, values), so every reporter's output is also made safe for an Actions log with
+:mod:`ci_deployer.logsafe`: no line of it can start a workflow command, whatever ``--format``.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from ci_deployer import redact
+from ci_deployer import logsafe, redact
 from ci_deployer.findings import Finding
+from ci_deployer.logsafe import escape_data, escape_property
 
 FORMAT_VERSION = 1
 
@@ -71,7 +74,7 @@ def format_text(findings: list[Finding], *, documents: int = 0, environments: in
         if finding.hint:
             lines.append(f"    hint: {finding.hint}")
     lines.append(summary_line(findings, documents=documents, environments=environments))
-    return redact.redact("\n".join(lines) + "\n")
+    return logsafe.neutralize(redact.redact("\n".join(lines) + "\n"))
 
 
 def format_json(findings: list[Finding], *, documents: int = 0, environments: int = 0) -> str:
@@ -88,28 +91,34 @@ def format_json(findings: list[Finding], *, documents: int = 0, environments: in
         "environments": environments,
         "findings": [f.to_dict() for f in ordered],
     }
-    return redact.redact(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    return logsafe.neutralize_json(redact.redact(json.dumps(payload, indent=2, sort_keys=True) + "\n"))
 
 
 def format_github(findings: list[Finding], *, documents: int = 0, environments: int = 0) -> str:
     """``::error file=…,line=…,col=…,title=CODE::message`` per finding (the hint on a second
-    annotation line), then the plain summary line for the log."""
-    from ci_deployer.github.commands import escape_data, escape_property
+    annotation line), then the plain summary line for the log.
 
+    Redaction comes before escaping (escaping could split a secret so that it no longer matches);
+    the escaped data keeps each command on one line and control characters are shown as escapes."""
     lines = []
     for finding in sorted_findings(findings):
         props = []
         if finding.path:
-            props.append(f"file={escape_property(finding.path)}")
+            props.append(f"file={escape_property(_safe(finding.path))}")
         if finding.line is not None:
             props.append(f"line={finding.line}")
             if finding.column is not None:
                 props.append(f"col={finding.column}")
-        props.append(f"title={escape_property(finding.code)}")
+        props.append(f"title={escape_property(_safe(finding.code))}")
         message = finding.message if not finding.hint else f"{finding.message}\nhint: {finding.hint}"
-        lines.append(f"::{finding.level} {','.join(props)}::{escape_data(message)}")
-    lines.append(summary_line(findings, documents=documents, environments=environments))
-    return redact.redact("\n".join(lines) + "\n")
+        lines.append(f"::{finding.level} {','.join(props)}::{escape_data(_safe(message))}")
+    lines.append(logsafe.neutralize(summary_line(findings, documents=documents, environments=environments)))
+    return "\n".join(lines) + "\n"
+
+
+def _safe(text: str) -> str:
+    """Redacted, CRLF as LF, control characters shown (for text inside a workflow command)."""
+    return logsafe.printable(redact.redact(text).replace("\r\n", "\n"))
 
 
 Reporter = Callable[..., str]

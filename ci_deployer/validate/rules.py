@@ -16,6 +16,7 @@ from typing import Any
 
 from ci_deployer.config.model import ConfigRepo, Document, Environment, Position, Reference, RenderedResource
 from ci_deployer.findings import Finding, Level
+from ci_deployer.logsafe import has_controls, printable
 from ci_deployer.paths import Path as DataPath
 from ci_deployer.paths import format_path, iter_pattern
 from ci_deployer.platform import kinds
@@ -281,10 +282,33 @@ def name_length(ctx: EnvContext) -> Iterator[Finding]:
         yield _finding(
             res.position(path),
             "E-NAME-TOO-LONG",
-            f'{res.kind} {dotted} is {len(name)} characters after rendering ("{name}"); Vapi allows at most {maximum}',
+            f"{res.kind} {dotted} is {len(name)} characters after rendering (\"{printable(name)}\"); "
+            f"Vapi allows at most {maximum}",
             "shorten it (templates count after rendering: `${{ env.name }}` adds the environment's name)",
             json_path=format_path(path, "spec"),
         )
+
+
+@env_rule("name-characters")
+def name_characters(ctx: EnvContext) -> Iterator[Finding]:
+    """A name holding control characters (NUL, an ANSI escape sequence, a bidi override, a line
+    break) would reach every terminal, log and PR comment that shows it: names are one plain line."""
+    for res in ctx.resources:
+        kind = kinds.KINDS.get(res.kind)
+        if kind is None or kind.name_field is None:
+            continue
+        for dotted in (kind.name_field, *kind.alt_name_fields):
+            name = get_dotted(res.spec, dotted)
+            if not isinstance(name, str) or not (has_controls(name) or "\n" in name or "\t" in name):
+                continue
+            path = tuple(dotted.split("."))
+            yield _finding(
+                res.position(path),
+                "E-NAME-CONTROL",
+                f"{res.kind} {dotted} {name!r} holds a control character or line break (after rendering)",
+                "names are one plain line: remove escape sequences, NUL, tabs and line breaks",
+                json_path=format_path(path, "spec"),
+            )
 
 
 def name_limit(res: RenderedResource) -> tuple[str, str, int] | None:
@@ -317,7 +341,7 @@ def duplicate_names(ctx: EnvContext) -> Iterator[Finding]:
             yield _finding(
                 res.position(path),
                 "W-NAME-DUPLICATE",
-                f"{kind_name} '{res.slug}' has the same {dotted} as '{first.slug}': \"{name}\"",
+                f"{kind_name} '{res.slug}' has the same {dotted} as '{first.slug}': \"{printable(name)}\"",
                 "give each resource a distinct name; Vapi matches squad destinations and adopted resources by name",
                 level="warning",
                 json_path=format_path(path, "spec"),

@@ -1,5 +1,5 @@
-"""Validation end to end: load → render per environment → schemas → lint rules → secret scan →
-(optionally) compatibility against a git ref.  Returns findings; never raises for bad config.
+"""Validation end to end: load → render per environment → schemas → lint rules → secret scan and
+secrets boundary → (optionally) compatibility against a git ref.  Returns findings; never raises for bad config.
 
 ``validate_repo`` is what ``ci-deployer validate`` prints, and what ``plan``/``apply`` call to refuse
 bad config before any API call.
@@ -18,7 +18,7 @@ from ci_deployer.errors import ConfigError
 from ci_deployer.findings import Finding
 from ci_deployer.paths import format_path
 from ci_deployer.platform import kinds
-from ci_deployer.validate import rules, secrets_scan
+from ci_deployer.validate import rules, secret_boundary, secrets_scan
 from ci_deployer.validate.report import sorted_findings
 
 ENVIRONMENTS_FILE = "environments.yaml"
@@ -141,6 +141,7 @@ def run(root: Path, envs: list[str] | None = None, base: str | None = None) -> V
         for res in resources:
             result.findings.extend(_schema_findings(res))
         result.findings.extend(rules.run_env_rules(repo, repo.environments[name], resources, broken))
+        result.findings.extend(secret_boundary.check_env(repo.environments[name], resources))
     if base:
         from ci_deployer.validate import compat
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -257,10 +258,15 @@ def _text_files(root: Path) -> Iterator[Path]:
 
 def _read_text(path: Path) -> str | None:
     try:
-        if path.stat().st_size > MAX_SCAN_BYTES:
+        info = path.stat()
+        # Regular files only: opening a FIFO named *.yaml would block validate forever.
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_SCAN_BYTES:
             return None
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_SCAN_BYTES + 1)  # it may have grown since stat
     except OSError:
+        return None
+    if len(data) > MAX_SCAN_BYTES:
         return None
     if b"\0" in data[:8192]:
         return None

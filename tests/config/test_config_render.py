@@ -336,3 +336,58 @@ def test_name_shortcut_matches_jinja_exactly() -> None:
     ]
     for text in texts:
         assert engine.render(text, context) == engine._compile(text)(context), text
+
+
+def test_nested_json_includes_resolve_relative_to_their_file(make_repo: MakeRepo) -> None:
+    spec = """
+name: x
+function:
+  parameters: {json: ../schemas/order.json}
+"""
+    root = make_repo(
+        {
+            "assistants/a.yaml": doc("Assistant", "a", spec),
+            "schemas/order.json": '{"type": "object", "properties": {"id": {"json": "common/id.json"},'
+            ' "item": {"json": "common/id.json"}, "file": {"type": "string"}, "note": {"file": "note.txt"}}}',
+            "schemas/common/id.json": '{"type": "string", "pattern": "^[0-9]+$"}',
+            "schemas/note.txt": "a note",
+        }
+    )
+    resources, findings = render(root)
+    assert findings == []
+    properties = resources["Assistant/a"].spec["function"]["parameters"]["properties"]
+    assert properties["id"] == properties["item"] == {"type": "string", "pattern": "^[0-9]+$"}  # shared, no cycle
+    assert properties["file"] == {"type": "string"}  # a one-key map whose value is a map is data
+    assert properties["note"] == "a note"
+
+
+def test_include_cycles_name_the_chain(make_repo: MakeRepo) -> None:
+    spec = """
+name: x
+function:
+  parameters: {json: ../schemas/a.yaml.json}
+"""
+    root = make_repo(
+        {
+            "assistants/a.yaml": doc("Assistant", "a", spec),
+            "schemas/a.yaml.json": '{"properties": {"b": {"json": "b.json"}}}',
+            "schemas/b.json": '{"properties": {"c": {"json": "c.json"}}}',
+            "schemas/c.json": '{"json": "a.yaml.json"}',
+        }
+    )
+    _resources, findings = render(root)
+    found = only(findings, "E-INCLUDE-CYCLE")
+    assert (found.path, found.line) == ("assistants/a.yaml", 7)
+    assert "schemas/a.yaml.json → schemas/b.json → schemas/c.json → schemas/a.yaml.json" in found.message
+
+
+def test_templated_mapping_keys_are_errors_not_sent(make_repo: MakeRepo) -> None:
+    spec = """
+name: x
+metadata:
+  "${{ env.name }}": 1
+  plain: "${{ env.name }}"
+"""
+    _resources, findings = render(make_repo({"assistants/a.yaml": doc("Assistant", "a", spec)}))
+    found = only(findings, "E-TEMPLATE-KEY")
+    assert (found.path, found.line, found.json_path) == ("assistants/a.yaml", 7, "spec.metadata.${{ env.name }}")

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from ci_deployer import redact
+from ci_deployer.config.model import Environment, SecretSettings
 from ci_deployer.config.secrets import EnvSecretResolver, find_placeholders, substitute
 from ci_deployer.errors import ConfigError
 
@@ -54,7 +55,8 @@ def test_file_provider_reads_relative_to_cwd(tmp_path: Path, monkeypatch: pytest
     (tmp_path / "creds").mkdir()
     (tmp_path / "creds" / "x.txt").write_text("file-secret-1\n")
     monkeypatch.chdir(tmp_path)
-    resolver = EnvSecretResolver({})
+    env = Environment("dev", "acme-dev", "embedded", None, secrets=SecretSettings(file_root="creds"))
+    resolver = EnvSecretResolver({}, env)
     assert resolver.resolve("file/creds/x.txt") == "file-secret-1"
     assert resolver.resolve("file/creds/none.txt") is None
     assert substitute("k=secrets://file/creds/x.txt", resolver) == "k=file-secret-1"

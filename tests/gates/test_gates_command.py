@@ -301,8 +301,8 @@ def environ(actor: str) -> dict[str, str]:
         "GITHUB_SHA": HEAD,
         "GITHUB_EVENT_NAME": "workflow_dispatch",
         "GITHUB_ACTOR": actor,
-        "HOOK_TOKEN": "x",
-        "VAPI_TOKEN_PROD": "y",
+        "HOOK_TOKEN": "hook-token-value",  # placeholder values under 8 characters are refused
+        "VAPI_TOKEN_PROD": "prod-token-value",
     }
 
 

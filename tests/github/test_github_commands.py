@@ -41,9 +41,12 @@ def test_registered_secrets_are_masked_first_and_redacted_after() -> None:
     wf.echo("token is hunter2-secret")
     wf.warning("bad hunter2-secret")
     lines = stream.getvalue().splitlines()
-    assert lines[0] == "::add-mask::hunter2-secret"
-    assert "hunter2-secret" not in "\n".join(lines[1:])
-    assert lines[1] == "token is ***"
+    masks = [line for line in lines if line.startswith("::add-mask::")]
+    assert masks[0] == "::add-mask::hunter2-secret"
+    assert lines[: len(masks)] == masks  # every mask before anything else is printed
+    rest = lines[len(masks) :]
+    assert "hunter2-secret" not in "\n".join(rest)
+    assert rest[0] == "token is ***"
 
 
 def test_annotations_are_limited_to_ten_per_level_and_escaped() -> None:
@@ -68,3 +71,32 @@ def test_summary_never_exceeds_one_mebibyte(tmp_path: Path) -> None:
     data = summary.read_bytes()
     assert len(data) <= commands.SUMMARY_LIMIT_BYTES
     assert b"<details>" not in data and b"did not fit" in data
+
+
+def test_echo_never_lets_untrusted_text_run_a_workflow_command() -> None:
+    stream = io.StringIO()
+    wf = commands.Workflow(stream)
+    wf.echo("POST /tool → 400: bad body\n  ::add-mask::x\r::error file=a.yaml::INJECTED ##[warning]w\x1b[2J")
+    lines = re.split(r"\r\n|\r|\n", stream.getvalue())
+    assert not any(line.lstrip().startswith("::") or "##[" in line for line in lines)
+    assert "\\x1b[2J" in stream.getvalue() and "\x1b" not in stream.getvalue()
+
+
+def test_annotation_messages_stay_one_command_line() -> None:
+    stream = io.StringIO()
+    wf = commands.Workflow(stream)
+    wf.error("API said:\n::add-mask::x\r\n::stop-commands::t\x1b[31m")
+    text = stream.getvalue()
+    assert text.count("\n") == 1 and "\r" not in text
+    assert text.startswith("::error::API said:%0A::add-mask::x%0A::stop-commands::t\\x1b[31m")
+
+
+def test_add_mask_sends_every_form_of_the_secret() -> None:
+    stream = io.StringIO()
+    wf = commands.Workflow(stream)
+    secret = "p%2B:/\"'\\ab&x="
+    wf.add_mask(secret)
+    sent = [line.removeprefix("::add-mask::") for line in stream.getvalue().splitlines()]
+    unescaped = [s.replace("%0A", "\n").replace("%0D", "\r").replace("%25", "%") for s in sent]
+    for form in [*redact.forms(secret), secret.upper()]:
+        assert form in unescaped

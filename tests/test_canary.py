@@ -1,0 +1,249 @@
+"""Canary: planted secrets never come out — in any form, from any command, in any byte written.
+
+Distinctive secrets (punctuated ones, exactly-8-character ones, one read from a file, the API token)
+are planted in the environment; real ``ci-deployer`` processes run against an emulator served on
+loopback — validate, plan, apply (a success, then failures where the emulator echoes every request
+body back, in several shapes, in its error), drift and export — and every byte they print (stdout,
+stderr) or write (the state and run folders, the plan files, the export) is searched for every form
+of every secret: raw, JSON-escaped (once and twice), URL-encoded, base64 (three alignments, standard
+and URL-safe, of the raw and the JSON-escaped value), any case, and any 8-character prefix of those.
+
+To add a run (the action entrypoint, an interrupted apply …), append a :class:`Run` to :data:`RUNS`:
+runs execute in order against one config and one emulator, and everything they print and write is
+scanned the same way.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+import pytest
+
+from ci_deployer.emulator import Emulator, ServerHandle, serve
+
+CLI = Path(sys.executable).with_name("ci-deployer")
+API_TOKEN = "tok-canary-dev-5f1e2d3c4b5a6978"
+FILE_SECRET = "file+canary/secret=value"
+PLANTED = {
+    "ORDERS_API_TOKEN": "p%2B:/\"'\\ab&x=",  # URL escapes, quotes, a backslash, & and =
+    "TWILIO_AUTH_TOKEN": "Q7v#Lm2x",  # exactly 8 characters
+    "HOOK_SECRET": "Hk8&=+/Z",  # exactly 8, with base64 and URL metacharacters
+    "ZENDESK_TOKEN": "zd-canary-5f1e2d3c4b5a69788796a5b4c3d2e1f0",
+    "VAPI_TOKEN_DEV": API_TOKEN,
+}
+SECRETS = [*PLANTED.values(), FILE_SECRET]
+
+
+def needles(secret: str) -> set[str]:
+    """Lower-cased strings whose presence in output means ``secret`` leaked (built here from first
+    principles, not with ci_deployer.redact.forms, so the test does not grade its own homework)."""
+    json1 = json.dumps(secret)[1:-1]
+    json2 = json.dumps(json.dumps(secret))[1:-1]
+    texts = {secret, json1, json2, json.dumps(secret, ensure_ascii=False)[1:-1]}
+    forms = set(texts)
+    for text in texts:
+        forms |= {quote(text, safe=""), quote(text), quote_plus(text)}
+        data = text.encode()
+        for skip in (0, 1, 2):
+            rest = data[skip:]
+            fixed = len(rest) * 8 // 6  # characters no neighbouring byte can change
+            for encode in (base64.b64encode, base64.urlsafe_b64encode):
+                forms.add(encode(rest).decode()[:fixed])
+    out = set()
+    for form in forms:
+        if len(form) >= 8:
+            out |= {form.lower(), form[:8].lower()}  # whole, and cut short
+    return out
+
+
+NEEDLES = {needle: secret for secret in SECRETS for needle in needles(secret)}
+
+
+@dataclass
+class Context:
+    """What the runs share: the config root, the emulator and where artifacts go."""
+
+    root: Path
+    emulator: Emulator
+    url: str
+    export_dir: Path
+    out_dir: Path  # plan files (outside the config: a JSON file there would be read as a document)
+    outputs: list[tuple[str, str]] = field(default_factory=list)  # (what, text) for the scan
+
+
+@dataclass
+class Run:
+    """One ``ci-deployer`` invocation: its arguments, the exit codes that are fine, and a set-up step."""
+
+    name: str
+    args: Callable[[Context], list[str]]
+    exit_codes: tuple[int, ...] = (0,)
+    before: Callable[[Context], None] | None = None
+
+
+def _add_tool(ctx: Context) -> None:
+    """A new tool whose create (POST) body carries every secret, so an echoing API repeats them all."""
+    headers = "\n".join(f"      X-{i}: secrets://{name}" for i, name in enumerate(PLANTED) if name != "VAPI_TOKEN_DEV")
+    (ctx.root / "tools" / "echoed.yaml").write_text(
+        TOOL.format(slug="echoed", fn="echoed") + headers + "\n      X-File: secrets://file/run-secrets/hook.txt\n",
+        encoding="utf-8",
+    )
+
+
+def _echo(ctx: Context) -> None:
+    _add_tool(ctx)
+    ctx.emulator.faults.echo_writes = True
+
+
+def _no_echo(ctx: Context) -> None:
+    ctx.emulator.faults.echo_writes = False
+
+
+RUNS: list[Run] = [
+    Run("validate", lambda c: ["validate"]),
+    Run(
+        "plan",
+        lambda c: [
+            "plan",
+            "--env",
+            "dev",
+            "--out",
+            str(c.out_dir / "plan.json"),
+            "--markdown",
+            str(c.out_dir / "plan.md"),
+        ],
+    ),
+    Run("apply", lambda c: ["apply", "--env", "dev", "--auto-approve"]),
+    Run("apply-echoed-text", lambda c: ["apply", "--env", "dev", "--auto-approve"], (1,), before=_echo),
+    Run("apply-echoed-json", lambda c: ["apply", "--env", "dev", "--auto-approve", "--format", "json"], (1,)),
+    Run("apply-echoed-github", lambda c: ["apply", "--env", "dev", "--auto-approve", "--format", "github"], (1,)),
+    Run("plan-after-failure", lambda c: ["plan", "--env", "dev", "--format", "json"], (0,), before=_no_echo),
+    Run("drift", lambda c: ["drift", "--env", "dev"], (0, 3)),
+    Run("export", lambda c: ["export", "--env", "dev", "--out", str(c.export_dir)]),
+]
+
+TOOL = """\
+apiVersion: ci-deployer/v1
+kind: Tool
+metadata:
+  name: {slug}
+spec:
+  type: function
+  function:
+    name: {fn}
+    description: Look an order up
+  server:
+    url: https://orders.example.com/vapi
+    headers:
+"""
+
+
+def write_config(root: Path, url: str) -> None:
+    (root / "tools").mkdir(parents=True)
+    (root / "assistants").mkdir()
+    (root / "run-secrets").mkdir()
+    (root / "run-secrets" / "hook.txt").write_text(FILE_SECRET + "\n", encoding="utf-8")
+    (root / "environments.yaml").write_text(
+        f"""\
+apiVersion: ci-deployer/v1
+environments:
+  dev:
+    org: acme-dev
+    api: {{url: "{url}", token: secrets://VAPI_TOKEN_DEV}}
+    secrets: {{fileRoot: run-secrets}}
+""",
+        encoding="utf-8",
+    )
+    (root / "tools" / "orders.yaml").write_text(
+        TOOL.format(slug="orders", fn="lookup_order")
+        + "      X-Api-Key: secrets://ORDERS_API_TOKEN\n"
+        + '      Authorization: "Bearer secrets://ZENDESK_TOKEN"\n',
+        encoding="utf-8",
+    )
+    (root / "tools" / "twilio.yaml").write_text(
+        TOOL.format(slug="twilio", fn="send_sms")
+        + "      X-Twilio: secrets://TWILIO_AUTH_TOKEN\n"
+        + '      X-Hook: "sig=secrets://HOOK_SECRET;v=1"\n'
+        + "      X-File: secrets://file/run-secrets/hook.txt\n",
+        encoding="utf-8",
+    )
+    (root / "assistants" / "agent.yaml").write_text(
+        """\
+apiVersion: ci-deployer/v1
+kind: Assistant
+metadata:
+  name: order-agent
+spec:
+  name: Order Agent
+  model:
+    provider: openai
+    model: gpt-4.1
+    toolIds: [orders, twilio]
+    messages:
+      - role: system
+        content: "You help with orders. Verification word: secrets://HOOK_SECRET"
+""",
+        encoding="utf-8",
+    )
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[Emulator, ServerHandle]]:
+    emulator = Emulator()
+    emulator.add_org("acme-dev", API_TOKEN)
+    with serve(emulator) as handle:
+        yield emulator, handle
+
+
+def leaks(text: str) -> list[str]:
+    folded = text.lower()
+    return sorted({f"{NEEDLES[n]!r} as {n!r}" for n in NEEDLES if n in folded})
+
+
+def written_files(ctx: Context) -> Iterator[Path]:
+    for folder in (ctx.root / ".ci-deployer", ctx.out_dir, ctx.export_dir):
+        if folder.exists():
+            yield from (p for p in folder.rglob("*") if p.is_file())
+
+
+def test_no_planted_secret_leaves_in_any_form(served: tuple[Emulator, ServerHandle], tmp_path: Path) -> None:
+    emulator, handle = served
+    ctx = Context(tmp_path / "cfg", emulator, handle.url, tmp_path / "export", tmp_path / "out")
+    write_config(ctx.root, handle.url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "GITHUB_", "INPUT_", "CI_DEPLOYER"))}
+    env.update(PLANTED)
+    for run in RUNS:
+        if run.before is not None:
+            run.before(ctx)
+        proc = subprocess.run(
+            [str(CLI), *run.args(ctx), "--config", str(ctx.root)],
+            cwd=ctx.root,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env=env,
+            check=False,
+        )
+        assert proc.returncode in run.exit_codes, f"{run.name}: exit {proc.returncode}\n{proc.stdout}{proc.stderr}"
+        assert "Traceback" not in proc.stdout + proc.stderr, run.name
+        ctx.outputs += [(f"{run.name} stdout", proc.stdout), (f"{run.name} stderr", proc.stderr)]
+
+    # The runs did what the canary needs: secrets were sent, and an echo of them came back.
+    assert any(r.fault == "echo" for r in emulator.request_log)
+    echoed = "\n".join(text for what, text in ctx.outputs if what.startswith("apply-echoed"))
+    assert "REQUEST BODY IS INVALID" in echoed and "request body (base64)" in echoed
+    files = list(written_files(ctx))
+    assert any(p.name.endswith(".jsonl") for p in files) and any(p.suffix == ".yaml" for p in files)
+
+    found = {what: leaks(text) for what, text in ctx.outputs}
+    for path in files:
+        found[str(path.relative_to(tmp_path))] = leaks(path.read_bytes().decode("utf-8", errors="replace"))
+    assert {what: hits for what, hits in found.items() if hits} == {}
