@@ -78,8 +78,9 @@ class Change:
     blocked: str | None = None
     send: tuple[str, ...] = ()
     unset: tuple[str, ...] = ()
-    # delete: the live resources whose payload names this one now (shown to reviewers, never hashed)
-    referenced_by: list[dict[str, Any]] = field(default_factory=list)
+    # delete: the live resources whose payload names this one now (shown to reviewers, never hashed;
+    # None: not known, as in a plan file written before the field existed)
+    referenced_by: list[dict[str, Any]] | None = None
 
     @property
     def key(self) -> str:
@@ -102,7 +103,7 @@ class Change:
             "line": self.line,
             "fields": [f.to_dict() for f in self.fields],
             "blocked": self.blocked,
-        } | ({"referencedBy": self.referenced_by} if self.action == "delete" else {})
+        } | ({"referencedBy": self.referenced_by} if self.referenced_by is not None else {})
 
 
 @dataclass
@@ -235,7 +236,7 @@ class Plan:
                     line=c.get("line"),
                     fields=fields(c.get("fields")),
                     blocked=c.get("blocked"),
-                    referenced_by=list(c.get("referencedBy") or []),
+                    referenced_by=c.get("referencedBy"),
                 )
                 for c in data.get("changes") or []
             ],

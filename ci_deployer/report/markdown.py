@@ -97,13 +97,15 @@ def code(text: str) -> str:
     return f"{ticks}{pad}{text}{pad}{ticks}" if text else "` `"
 
 
-_MD_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")
+# What can start markdown inside a line: emphasis, code, links and images, HTML and autolinks,
+# entities, table cells, strikethrough.  Text placed mid-line never starts a block.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
 
 
 def md_text(text: str) -> str:
-    """Untrusted text as literal markdown: every ASCII punctuation backslash-escaped (CommonMark
-    renders it as itself), so no emphasis, link, HTML tag or table cell can start inside it."""
-    return _MD_PUNCT.sub(r"\\\1", text.replace("\r", " ").replace("\n", " "))
+    """Untrusted text as literal markdown placed mid-line: every character that could start emphasis,
+    code, a link, HTML, an entity or a table cell backslash-escaped (CommonMark shows it as itself)."""
+    return _MD_SPECIAL.sub(r"\\\1", text.replace("\r", " ").replace("\n", " "))
 
 
 def item_markdown(item: view.Item) -> str:
@@ -191,20 +193,12 @@ def _sections(parts: Sequence[view.Part], max_chars: int) -> list[dict[str, Any]
     return out
 
 
-REFERRER_SAYS = {
-    "drops": "refers to it; this plan's change to it removes the reference",
-    "deleted": "refers to it and is deleted too",
-    "keeps": "⚠️ refers to it and keeps the reference: the delete may be refused or leave it pointing at nothing",
-    "unmanaged": "⚠️ (unmanaged) refers to it: the delete may be refused or leave it pointing at nothing",
-}
-
-
 def _referrer_markdown(ref: view.Referrer) -> str:
     if ref.slug:
         who = code(f"{ref.slug} ({values.kind_word(ref.kind)})")
     else:
-        who = f"{values.kind_word(ref.kind)} {code(ref.name or '(no name)')} ({code(ref.id)})"
-    return f"{who} {REFERRER_SAYS[ref.fate]}"
+        who = f"unmanaged {values.kind_word(ref.kind)} {code(ref.name or '(no name)')} ({code(ref.id)})"
+    return ("⚠️ " if view.REFERRER_WARNS[ref.fate] else "") + f"{who} {view.REFERRER_SAYS[ref.fate]}"
 
 
 def resource_block(
@@ -213,7 +207,7 @@ def resource_block(
     """One resource as a collapsible ``<details>`` block (summary line, location, fields)."""
     res = change if isinstance(change, view.ResourceView) else view.resource_view(change, action=action)
     notes: list[str] = []
-    if res.action == "delete":
+    if res.action == "delete" and not res.blocked:
         who = f"{res.kind} {code(res.slug)}" + (f" ({code(res.name)})" if res.name else "")
         notes.append(f"Deletes {who} from the org when applied.")
         if res.referrers is not None and not res.referrers:

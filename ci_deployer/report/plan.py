@@ -97,14 +97,6 @@ def field_lines(fields: Sequence[FieldChange]) -> list[str]:
     return part_lines(view.field_parts([f.to_dict() for f in fields]))
 
 
-REFERRER_SAYS = {
-    "drops": "refers to it; this plan's change to it removes the reference",
-    "deleted": "refers to it and is deleted too",
-    "keeps": "refers to it and keeps the reference: the delete may be refused or leave it pointing at nothing",
-    "unmanaged": "(unmanaged) refers to it: the delete may be refused or leave it pointing at nothing",
-}
-
-
 def resource_lines(res: view.ResourceView) -> list[str]:
     """One resource: its header line and its fields."""
     symbol = SYMBOLS.get(res.action, "*")
@@ -117,13 +109,12 @@ def resource_lines(res: view.ResourceView) -> list[str]:
     if res.blocked:
         out.append(f"!{FIELD}blocked: {res.blocked}")
     for ref in res.referrers or ():
-        who = (
-            f"{ref.slug} ({values.kind_word(ref.kind)})"
-            if ref.slug
-            else (f"{values.kind_word(ref.kind)} {ref.name or '(no name)'} ({ref.id})")
-        )
-        mark = "!" if ref.fate in ("keeps", "unmanaged") else " "
-        out.append(f"{mark}{FIELD}{who} {REFERRER_SAYS[ref.fate]}")
+        if ref.slug:
+            who = f"{ref.slug} ({values.kind_word(ref.kind)})"
+        else:
+            who = f"unmanaged {values.kind_word(ref.kind)} {ref.name or '(no name)'} ({ref.id})"
+        mark = "!" if view.REFERRER_WARNS[ref.fate] else " "
+        out.append(f"{mark}{FIELD}{who} {view.REFERRER_SAYS[ref.fate]}")
     out.extend(part_lines(res.parts, "+" if res.action == "create" else " "))
     return out
 

@@ -62,6 +62,16 @@ class Block:
 Part = Item | Block
 
 
+# What a delete's referrer reads as, by its fate in this plan (and whether that deserves a ⚠️).
+REFERRER_SAYS = {
+    "drops": "refers to it; this plan's change to it removes the reference",
+    "deleted": "refers to it and is deleted too",
+    "keeps": "refers to it and keeps the reference: the delete may be refused or leave it pointing at nothing",
+    "unmanaged": "refers to it: the delete may be refused or leave it pointing at nothing",
+}
+REFERRER_WARNS = {"drops": False, "deleted": False, "keeps": True, "unmanaged": True}
+
+
 @dataclass(frozen=True)
 class Referrer:
     """A live resource that names a resource this plan deletes, and what this plan does to it."""
