@@ -83,8 +83,11 @@ sub { color: #59636e; }
 def cli(*argv: str) -> int:
     from ci_deployer import cli as entry
 
-    with contextlib.redirect_stdout(io.StringIO()):
-        return entry.main(list(argv), environ=ENVIRON)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+        code = entry.main(list(argv), environ=ENVIRON)
+    if code not in (0, 2):
+        sys.stderr.write(err.getvalue())
+    return code
 
 
 def edit_prompt(root: Path) -> None:

@@ -3,6 +3,12 @@ one renderer, so what a reviewer reads in the PR is what ``plan`` writes locally
 findings, failures and other command results.  Pure functions over the JSON the CLI writes (docs/formats.md),
 rendered with Jinja2 templates kept as files under ``templates/``.
 
+The plan is the markdown surface of :mod:`ci_deployer.report.view` (the terminal text is the other):
+documents and texts in ``yaml``/``text`` fences, diffs and added/removed subtrees in ``diff`` fences
+with their signs in column 0 (GitHub colours them), one-line changes as list items with every value
+in a code span.  Config values, prompts and API messages reach the comment only inside code spans
+and fences, or escaped (``| e`` in HTML, :func:`md_text` in markdown): never as HTML.
+
 Size budgets: a PR comment holds at most 65,536 characters (API answer "Body is too long (maximum is
 65536 characters)", also Atlantis' ``maxCommentLength``); a step summary at most 1 MiB.  Over budget,
 the header, counts, checklist and footer stay, and per-resource diffs are cut at a resource boundary

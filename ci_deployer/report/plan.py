@@ -133,9 +133,9 @@ def _context(plan: Plan) -> dict[str, Any]:
         "against_note": note,
         "changes": [resource_lines(c) for c in shown.changes],
         "drift": [resource_lines(d) for d in shown.drift],
-        "unmanaged": plan.unmanaged,
-        "secrets": plan.secrets,
-        "warnings": plan.warnings,
+        "unmanaged": shown.unmanaged,
+        "secrets": shown.secrets,
+        "warnings": shown.warnings,
         "counts": counts_line(plan.summary),
         "hash": plan.hash,
     }

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from ci_deployer.engine.canonical import canonical_json, parse_ref_token, ref_token
@@ -106,7 +106,6 @@ class PlanView:
     org: str
     has_changes: bool
     summary: Mapping[str, int]
-    against: str
     deletes: tuple[tuple[str, str], ...]  # (kind, slug) of deletes that will run
     blocked: int
     warnings: tuple[str, ...]
@@ -116,7 +115,6 @@ class PlanView:
     secrets: tuple[Mapping[str, str], ...]
     hash: str
     sha: str
-    snapshot: Mapping[str, Any] | None = field(default=None)
 
 
 # -- the plan --------------------------------------------------------------------------------------
@@ -131,7 +129,6 @@ def plan_view(plan: Mapping[str, Any]) -> PlanView:
         org=str(plan.get("org") or ""),
         has_changes=bool(plan.get("hasChanges")),
         summary=summary,
-        against=str(plan.get("against") or "live"),
         deletes=tuple(
             (str(c.get("kind")), str(c.get("slug") or c.get("name") or c.get("id")))
             for c in changes
@@ -145,7 +142,6 @@ def plan_view(plan: Mapping[str, Any]) -> PlanView:
         secrets=tuple(s for s in plan.get("secrets") or [] if isinstance(s, Mapping)),
         hash=str(plan.get("hash") or ""),
         sha=str(plan.get("sha") or ""),
-        snapshot=plan.get("snapshot") if isinstance(plan.get("snapshot"), Mapping) else None,
     )
 
 
