@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ci_deployer.emulator import Emulator, ServerHandle, serve
 from ci_deployer.compose import open_session
+from ci_deployer.emulator import Emulator, ServerHandle, serve
 from ci_deployer.errors import ConfigError
 from ci_deployer.settings import Settings
 
@@ -136,7 +136,8 @@ def test_a_path_that_skips_validation_still_cannot_resolve_them(
     emulator, handle = served
     root = config(tmp_path / "cfg", handle.url, {"a-github": "secrets://GITHUB_TOKEN"})
     environ = {"VAPI_TOKEN_DEV": TOKEN, **CREDENTIALS}
-    with open_session(Settings.from_environ(environ), root, "dev", validate=False) as session, pytest.raises(ConfigError) as info:
+    settings = Settings.from_environ(environ)
+    with open_session(settings, root, "dev", validate=False) as session, pytest.raises(ConfigError) as info:
         session.plan()
     assert "E-SECRET-DENIED" in str(info.value) and CREDENTIALS["GITHUB_TOKEN"] not in str(info.value)
     assert all(r.method == "GET" for r in emulator.request_log)  # listed the org, wrote nothing

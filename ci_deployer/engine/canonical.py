@@ -100,6 +100,20 @@ def sort_keys(data: Any) -> Any:
     return data
 
 
+def in_order_of(data: Any, like: Any) -> Any:
+    """A deep copy of ``data`` whose maps list their keys in ``like``'s order (keys ``like`` lacks
+    follow in ``data``'s own order).  Presentation only: ``data`` is unchanged as a value, and every
+    hash and diff sorts keys, so a plan shows the document's own order without changing what it means."""
+    if isinstance(data, dict):
+        within = like if isinstance(like, dict) else {}
+        keys = [key for key in within if key in data] + [key for key in data if key not in within]
+        return {key: in_order_of(data[key], within.get(key)) for key in keys}
+    if isinstance(data, list):
+        items = like if isinstance(like, list) else []
+        return [in_order_of(item, items[index] if index < len(items) else None) for index, item in enumerate(data)]
+    return data
+
+
 def canonical_json(data: Any) -> str:
     """Compact JSON with sorted keys: the byte form every hash is taken over."""
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

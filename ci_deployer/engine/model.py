@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ci_deployer.config.model import Environment, RenderedResource, SecretRef
-from ci_deployer.engine.canonical import ref_token, sort_keys
+from ci_deployer.engine.canonical import in_order_of, ref_token
 from ci_deployer.errors import ConfigError
 from ci_deployer.paths import Path, format_path, get_path, set_path
 from ci_deployer.platform.kinds import CREDENTIAL, GENERATED_TOOL_TYPES, KB_TOOL, KINDS
@@ -17,7 +17,9 @@ from ci_deployer.platform.kinds import CREDENTIAL, GENERATED_TOOL_TYPES, KB_TOOL
 @dataclass
 class DesiredResource:
     """One resource as it should be: ``spec`` holds ref tokens where ids go and ``secrets://``
-    placeholders where secrets go, keys sorted.  ``file``/``line`` point at the document."""
+    placeholders where secrets go, keys in the document's order (its own keys, then those its
+    policies add), which is what a plan shows; comparisons and hashes sort keys (canonical form).
+    ``file``/``line`` point at the document."""
 
     kind: str
     slug: str
@@ -85,7 +87,7 @@ def from_rendered(resources: list[RenderedResource], environment: Environment) -
             DesiredResource(
                 kind=res.kind,
                 slug=res.slug,
-                spec=sort_keys(spec),
+                spec=in_order_of(spec, _plain(res.document.spec)),
                 previous_names=list(meta.previous_names),
                 file=pos.file,
                 line=pos.line,

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ci_deployer import redact
@@ -38,7 +38,9 @@ from ci_deployer.engine.canonical import (
     drop_mirrored,
     hash_view,
     ids_to_refs,
+    in_order_of,
     is_secret_path,
+    iter_ref_tokens,
     parse_ref_token,
     ref_token,
     refs_to_ids,
@@ -76,6 +78,9 @@ class Change:
     blocked: str | None = None
     send: tuple[str, ...] = ()
     unset: tuple[str, ...] = ()
+    # delete: the live resources whose payload names this one now (shown to reviewers, never hashed;
+    # None: not known, as in a plan file written before the field existed)
+    referenced_by: list[dict[str, Any]] | None = None
 
     @property
     def key(self) -> str:
@@ -104,7 +109,7 @@ class Change:
             "line": self.line,
             "fields": [f.to_dict() for f in self.fields],
             "blocked": self.blocked,
-        }
+        } | ({"referencedBy": self.referenced_by} if self.referenced_by is not None else {})
 
 
 @dataclass
@@ -237,6 +242,7 @@ class Plan:
                     line=c.get("line"),
                     fields=fields(c.get("fields")),
                     blocked=c.get("blocked"),
+                    referenced_by=c.get("referencedBy"),
                 )
                 for c in data.get("changes") or []
             ],
@@ -428,6 +434,7 @@ class _Planner:
         self.rotated: dict[str, set[Path]] = {}  # "Kind/slug" → secret paths whose value is sent anew
         self.verified: set[str] = set()  # refs whose value here was found live, as sent
         self.converged: set[str] = set()  # keys whose config edits live already holds (record anew)
+        self._referrers: dict[str, list[dict[str, Any]]] | None = None
 
     # --- the pipeline ------------------------------------------------------------------------------
 
@@ -629,7 +636,7 @@ class _Planner:
                     f"{kind}s: add it in Vapi first, then plan again"
                 )
                 return
-            fields = [FieldChange((k,), "add", None, v) for k, v in want.items()]
+            fields = [FieldChange((k,), "add", None, v) for k, v in in_order_of(want, res.spec).items()]
             self.mark_secrets(res.key, fields)
             self.changes.append(Change("create", **base, fields=fields, send=tuple(want)))
             rec = _record(self.state, kind, res.slug, None)
@@ -685,7 +692,7 @@ class _Planner:
             Change(
                 action,
                 **{**base, "id": rid, "previous_slug": match.previous_slug},
-                fields=planned if action != "noop" else [],
+                fields=in_document_order(planned, res.spec) if action != "noop" else [],
                 send=tuple(send),
                 unset=tuple(unset),
             )
@@ -750,7 +757,30 @@ class _Planner:
                 rec = _record(self.state, kind, slug, rid)
                 live_c = self.canon(kind, obj, None, recorded_slots(rec) if rec else {})
                 self.live_hashes.append([kind, rid, content_hash(hash_view(live_c))])
-                self.changes.append(Change("delete", kind, slug, rid, display_name(kind, obj), blocked=blocked))
+                referrers = self.referrers().get(ref_token(kind, slug), [])
+                self.changes.append(
+                    Change("delete", kind, slug, rid, display_name(kind, obj), blocked=blocked, referenced_by=referrers)
+                )
+
+    def referrers(self) -> dict[str, list[dict[str, Any]]]:
+        """Ref token → the live resources (managed, orphaned or unmanaged) whose payload names it,
+        indexed once: what a delete would leave dangling unless the plan changes them too."""
+        if self._referrers is None:
+            index: dict[str, list[dict[str, Any]]] = {}
+            for kind in sorted(KINDS, key=kind_order):
+                ident = self.identity[kind]
+                found: list[tuple[str | None, dict[str, Any]]] = [
+                    (slug, m.live) for slug, m in sorted(ident.matches.items())
+                ]
+                found += sorted(ident.orphans.items()) + [(None, obj) for obj in ident.unmanaged]
+                for slug, obj in found:
+                    own = ref_token(kind, slug) if slug else None
+                    payload = ids_to_refs(strip_server_fields(kind, obj), self.tokens)
+                    for token in sorted({t for _, k, s in iter_ref_tokens(payload) if (t := ref_token(k, s)) != own}):
+                        who = {"kind": kind, "slug": slug, "id": str(obj.get("id")), "name": display_name(kind, obj)}
+                        index.setdefault(token, []).append(who)
+            self._referrers = index
+        return self._referrers
 
     def unmanaged(self) -> list[dict[str, Any]]:
         return [
@@ -810,6 +840,36 @@ class _Planner:
             return None
         state = self.state
         return {"sha": state.sha, "appliedAt": state.applied_at, "run": state.run, "complete": state.complete}
+
+
+def in_document_order(fields: list[FieldChange], spec: Mapping[str, Any]) -> list[FieldChange]:
+    """Presentation only: ``fields`` in the order their paths appear in the document, maps inside
+    their values keyed in the document's order (:func:`in_order_of`).  The hash and apply never
+    depend on it (the hash sorts paths; what is sent is the desired payload)."""
+
+    def position(path: Path) -> tuple[int, ...]:
+        node: Any = spec
+        out: list[int] = []
+        for step in path:
+            if isinstance(node, dict) and step in node:
+                out.append(list(node).index(step))
+                node = node[step]
+            elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+                out.append(step)
+                node = node[step]
+            else:
+                out.append(len(node) if isinstance(node, (dict, list)) else 0)  # gone from the document: last
+                node = None
+        return tuple(out)
+
+    def like(path: Path) -> Any:
+        try:
+            return get_path(spec, path)
+        except (KeyError, IndexError, TypeError):
+            return None
+
+    ordered = sorted(fields, key=lambda change: position(change.path))
+    return [replace(c, old=in_order_of(c.old, like(c.path)), new=in_order_of(c.new, like(c.path))) for c in ordered]
 
 
 def _rename_tokens(data: Any, renamed: Mapping[str, str]) -> Any:

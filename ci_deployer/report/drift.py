@@ -50,7 +50,7 @@ def render(result: DriftReport, fmt: str) -> str:
         what = "was deleted outside ci-deployer" if item.missing else "changed outside ci-deployer"
         commands.append(f"::warning title={escape_property('drift ' + key)}::{escape_data(f'{key} {what}')}")
         lines.append(f"! {key} {what}")
-        lines += [f"    {line}" for line in field_lines(item.fields)]
+        lines += field_lines(item.fields)  # signs in column 0, as in `plan` (each field: applied → live)
     for obj in plan.unmanaged:
         lines.append(f"? unmanaged {obj['kind']} {obj.get('name') or '(no name)'} ({obj['id']})")
     lines.append(
@@ -58,7 +58,7 @@ def render(result: DriftReport, fmt: str) -> str:
         + ("" if result.baseline else ", no baseline")
         + "."
     )
-    text = "\n".join(lines)
+    text = neutralize("\n".join(lines))  # live values are untrusted: no line may start a workflow command
     if fmt == "github":
-        text = "\n".join([*commands, neutralize(text)])
+        text = "\n".join([*commands, text])
     return redact.redact(text) + "\n"

@@ -3,6 +3,12 @@ one renderer, so what a reviewer reads in the PR is what ``plan`` writes locally
 findings, failures and other command results.  Pure functions over the JSON the CLI writes (docs/formats.md),
 rendered with Jinja2 templates kept as files under ``templates/``.
 
+The plan is the markdown surface of :mod:`ci_deployer.report.view` (the terminal text is the other):
+documents and texts in ``yaml``/``text`` fences, diffs and added/removed subtrees in ``diff`` fences
+with their signs in column 0 (GitHub colours them), one-line changes as list items with every value
+in a code span.  Config values, prompts and API messages reach the comment only inside code spans
+and fences, or escaped (``| e`` in HTML, :func:`md_text` in markdown): never as HTML.
+
 Size budgets: a PR comment holds at most 65,536 characters (API answer "Body is too long (maximum is
 65536 characters)", also Atlantis' ``maxCommentLength``); a step summary at most 1 MiB.  Over budget,
 the header, counts, checklist and footer stay, and per-resource diffs are cut at a resource boundary
@@ -11,7 +17,6 @@ with a pointer to where the rest is, so no ``<details>`` or code fence is ever l
 
 from __future__ import annotations
 
-import difflib
 import html
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +25,7 @@ from functools import cache
 from typing import Any
 
 from ci_deployer import __version__, redact
-from ci_deployer.report import values
+from ci_deployer.report import values, view
 
 COMMENT_LIMIT = 65_536
 Measure = Callable[[str], int]
@@ -37,8 +42,6 @@ ACTION_ICONS = {
 CHECK_ICONS = {"pass": "✅", "fail": "❌", "pending": "⏳", "skip": "⏭️"}
 COUNT_ORDER = (("create", "to create"), ("update", "to update"), ("delete", "to delete"))
 OPTIONAL_COUNTS = (("adopt", "to adopt"), ("rename", "to rename"))
-# A string this long (or spanning lines) is shown as a unified diff of its own (prompts).
-LONG_VALUE = 100
 UNMANAGED_LISTED = 100
 
 
@@ -59,15 +62,6 @@ class RunInfo:
     run_url: str = ""
     sha: str = ""
     artifact_name: str = ""
-
-
-@dataclass(frozen=True)
-class Section:
-    """One fenced ``diff`` block of a resource, optionally titled with the field path."""
-
-    title: str
-    body: str
-    fence: str
 
 
 @cache
@@ -97,59 +91,65 @@ def fence_for(body: str, char: str = "`") -> str:
     return char * max(3, longest + 1)
 
 
-# -- field diffs -----------------------------------------------------------------------------------
+# -- markdown surface of the view ----------------------------------------------------------------
 
 
-def field_sections(fields: Sequence[Mapping[str, Any]], max_chars: int) -> list[Section]:
-    """Field changes as ``diff`` blocks: short values together, long strings as unified diffs.
+def code(text: str) -> str:
+    """``text`` as an inline code span: nothing inside is markdown or HTML (GFM escapes it)."""
+    text = text.replace("\r", " ").replace("\n", " ")
+    longest = max((len(m) for m in re.findall("`+", text)), default=0)
+    ticks = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or (text.startswith(" ") and text.endswith(" ")) else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}" if text else "` `"
 
-    Secret fields say only changed / unchanged / unknown: values never reach a report.
-    """
-    short: list[str] = []
-    long_sections: list[tuple[str, list[str]]] = []
-    for item in fields:
-        path = str(item.get("path", ""))
-        op = item.get("op", "change")
-        if "secret" in item:
-            short.append(f"! {path}: secret {item.get('secret')}")
-            continue
-        old, new = item.get("old"), item.get("new")
-        if values.is_long(old, LONG_VALUE) or values.is_long(new, LONG_VALUE):
-            if op == "add":
-                body = [f"+{line}" for line in values.text_lines(new)]
-            elif op == "remove":
-                body = [f"-{line}" for line in values.text_lines(old)]
-            else:
-                body = list(
-                    difflib.unified_diff(
-                        values.text_lines(old),
-                        values.text_lines(new),
-                        fromfile="before",
-                        tofile="after",
-                        lineterm="",
-                        n=3,
-                    )
-                )[2:]  # drop the ---/+++ header lines: the title names the field
-            long_sections.append((path, body))
-        elif op == "add":
-            short.append(f"+ {path}: {values.compact(new)}")
-        elif op == "remove":
-            short.append(f"- {path}: {values.compact(old)}")
-        else:
-            short.extend((f"- {path}: {values.compact(old)}", f"+ {path}: {values.compact(new)}"))
-    sections: list[Section] = []
-    budget = max_chars
-    for title, body_lines in ([("", short)] if short else []) + long_sections:
-        kept, omitted = _fit_lines(body_lines, budget - len(title) - 40)
-        if omitted:
-            kept.append(f"… {omitted} more line{'s' if omitted != 1 else ''} (see the plan artifact)")
-        text = redact.redact("\n".join(kept))
-        section = Section(title=title, body=text, fence=fence_for(text))
-        budget -= len(text) + len(title) + 40
-        sections.append(section)
-        if budget <= 0:
-            break
-    return sections
+
+# What can start markdown inside a line: emphasis, code, links and images, HTML and autolinks,
+# entities, table cells, strikethrough.  Text placed mid-line never starts a block.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
+
+
+def md_text(text: str) -> str:
+    """Untrusted text as literal markdown placed mid-line: every character that could start emphasis,
+    code, a link, HTML, an entity or a table cell backslash-escaped (CommonMark shows it as itself)."""
+    return _MD_SPECIAL.sub(r"\\\1", text.replace("\r", " ").replace("\n", " "))
+
+
+def item_markdown(item: view.Item) -> str:
+    """One changed field as a list item's text."""
+    path = code(item.path)
+    if item.sign == "!":
+        return f"{path}: 🔒 {item.note}"
+    if item.added or item.removed:
+        said = []
+        if item.added:
+            said.append("added " + ", ".join(code(v) for v in item.added))
+        if item.removed:
+            said.append("removed " + ", ".join(code(v) for v in item.removed))
+        return f"{path}: " + "; ".join(said)
+    if item.sign == "+":
+        return f"{path}: {code(item.new or '')} (added)"
+    if item.sign == "-":
+        return f"{path}: removed (was {code(item.old or '')})"
+    if item.old is None and item.new is None:
+        return f"{path}: {item.note}"
+    return f"{path}: {code(item.old or '')} → {code(item.new or '')}" + (f" ({item.note})" if item.note else "")
+
+
+def block_lines(block: view.Block) -> tuple[str, list[str]]:
+    """A block's fence language and lines: signed lines (and diffs) in a ``diff`` fence, with the
+    ``+``/``-`` in column 0 so GitHub colours them; a document or a text as itself."""
+    if block.style == "diff":
+        return "diff", list(block.lines)
+    if block.sign:
+        return "diff", [f"{block.sign}{line}" for line in block.lines]
+    return block.style, list(block.lines)
+
+
+def block_title(block: view.Block) -> str:
+    if not block.title:
+        return ""
+    what = {"+": " added", "-": " removed"}.get(block.sign, "") if block.style != "diff" else ""
+    return f"**{code(block.title)}**{what}" + (f" · {block.note}" if block.note else "")
 
 
 def _fit_lines(lines: list[str], budget: int) -> tuple[list[str], int]:
@@ -163,23 +163,75 @@ def _fit_lines(lines: list[str], budget: int) -> tuple[list[str], int]:
     return kept, 0
 
 
-def resource_block(change: Mapping[str, Any], *, action: str | None = None, max_chars: int = 16_000) -> str:
-    """One resource as a collapsible ``<details>`` block with its field diffs."""
-    act = action or str(change.get("action", "update"))
-    file, line = change.get("file"), change.get("line")
-    location = f"{file}:{line}" if file and line else (str(file) if file else "")
-    if change.get("previousSlug"):
-        location = f"renamed from {change['previousSlug']}" + (f" · {location}" if location else "")
+def _sections(parts: Sequence[view.Part], max_chars: int) -> list[dict[str, Any]]:
+    """The parts as template sections (runs of items as one list, blocks fenced), cut to ``max_chars``:
+    lines past the budget are counted, never half-shown, and every fence is closed."""
+    out: list[dict[str, Any]] = []
+    items: list[str] = []
+    budget = max_chars
+
+    def flush() -> None:
+        if items:
+            out.append({"bullets": list(items)})
+            items.clear()
+
+    for index, part in enumerate(parts):
+        if budget <= 0:
+            flush()
+            left = len(parts) - index
+            out.append({"bullets": [f"… {left} more field{'s' if left != 1 else ''} (see the plan artifact)"]})
+            break
+        if isinstance(part, view.Item):
+            text = item_markdown(part)
+            items.append(text)
+            budget -= len(text) + 3
+            continue
+        flush()
+        title = block_title(part)
+        lang, lines = block_lines(part)
+        kept, omitted = _fit_lines(lines, budget - len(title) - 40)
+        if omitted:
+            kept.append(f"… {omitted} more line{'s' if omitted != 1 else ''} (see the plan artifact)")
+        body = "\n".join(kept)
+        out.append({"title": title, "lang": lang, "body": body, "fence": fence_for(body)})
+        budget -= len(body) + len(title) + 40
+    flush()
+    return out
+
+
+def _referrer_markdown(ref: view.Referrer) -> str:
+    if ref.slug:
+        who = code(f"{ref.slug} ({values.kind_word(ref.kind)})")
+    else:
+        who = f"unmanaged {values.kind_word(ref.kind)} {code(ref.name or '(no name)')} ({code(ref.id)})"
+    return ("⚠️ " if view.REFERRER_WARNS[ref.fate] else "") + f"{who} {view.REFERRER_SAYS[ref.fate]}"
+
+
+def resource_block(
+    change: Mapping[str, Any] | view.ResourceView, *, action: str | None = None, max_chars: int = 16_000
+) -> str:
+    """One resource as a collapsible ``<details>`` block (summary line, location, fields)."""
+    res = change if isinstance(change, view.ResourceView) else view.resource_view(change, action=action)
+    notes: list[str] = []
+    if res.action == "delete" and not res.blocked:
+        who = f"{res.kind} {code(res.slug)}" + (f" ({code(res.name)})" if res.name else "")
+        notes.append(f"Deletes {who} from the org when applied.")
+        if res.referrers is not None and not res.referrers:
+            notes.append("Nothing in the org refers to it.")
+    if res.missing:
+        notes.append("Deleted outside ci-deployer: this plan creates it again.")
     return _render(
         "resource.md.j2",
-        icon=ACTION_ICONS.get(act, "•"),
-        action=act,
-        kind=str(change.get("kind", "")),
-        slug=str(change.get("slug") or change.get("id") or ""),
-        name=str(change.get("name") or ""),
-        location=location,
-        blocked=change.get("blocked") or "",
-        sections=field_sections(change.get("fields") or [], max_chars),
+        icon=ACTION_ICONS.get(res.action, "•"),
+        action=res.action,
+        kind=res.kind,
+        slug=res.slug,
+        name=res.name,
+        location=res.location,
+        blocked=md_text(res.blocked) if res.blocked else "",
+        notes=notes,
+        referrers=[_referrer_markdown(r) for r in res.referrers or ()],
+        sections=_sections(res.parts, max_chars),
     )
 
 
@@ -210,18 +262,17 @@ def _checklist(items: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     return [
         {
             "icon": CHECK_ICONS.get(str(item.get("status")), "❔"),
-            "title": str(item.get("title") or item.get("id") or ""),
-            "evidence": str(item.get("evidence") or ""),
+            "title": md_text(str(item.get("title") or item.get("id") or "")),
+            "evidence": md_text(str(item.get("evidence") or "")),
         }
         for item in items
     ]
 
 
-def _delete_line(changes: Sequence[Mapping[str, Any]]) -> str:
-    deletes = [c for c in changes if c.get("action") == "delete" and not c.get("blocked")]
+def _delete_line(deletes: Sequence[tuple[str, str]]) -> str:
     if not deletes:
         return ""
-    named = ", ".join(f"{c.get('kind')} `{c.get('slug') or c.get('name') or c.get('id')}`" for c in deletes[:10])
+    named = ", ".join(f"{kind} {code(slug)}" for kind, slug in deletes[:10])
     more = f" and {len(deletes) - 10} more" if len(deletes) > 10 else ""
     return f"This plan deletes {len(deletes)} resource{'s' if len(deletes) != 1 else ''}: {named}{more}"
 
@@ -241,49 +292,45 @@ def render_plan(
     Everything but the per-resource blocks always stays; blocks are dropped from the end (drift
     first, then changes) until the text fits, and the number dropped is stated with ``overflow_hint``.
     """
-    summary = plan.get("summary") or {}
-    changes = [c for c in plan.get("changes") or [] if c.get("action") != "noop"]
-    drift = list(plan.get("drift") or [])
-    unmanaged = list(plan.get("unmanaged") or [])
-    blocked = [c for c in changes if c.get("blocked")]
+    shown = view.plan_view(plan)
     per_block = max(2_000, budget // 4)
-    change_blocks = [resource_block(c, max_chars=per_block) for c in changes]
-    drift_blocks = [resource_block(d, action="drift", max_chars=per_block) for d in drift]
+    change_blocks = [resource_block(c, max_chars=per_block) for c in shown.changes]
+    drift_blocks = [resource_block(d, max_chars=per_block) for d in shown.drift]
     hint = overflow_hint or (f"see the job summary and the `{run.artifact_name or 'plan'}` artifact")
     base = {
         "marker": marker,
-        "headline_icon": "📝" if plan.get("hasChanges") else "✅",
-        "env": plan.get("env", ""),
-        "org": plan.get("org") or "",
-        "has_changes": bool(plan.get("hasChanges")),
-        "counts": counts_line(summary),
-        "unchanged": int(summary.get("noop") or 0),
-        "delete_line": _delete_line(changes),
+        "headline_icon": "📝" if shown.has_changes else "✅",
+        "env": code(shown.env),
+        "org": shown.org,
+        "has_changes": shown.has_changes,
+        "counts": counts_line(shown.summary),
+        "unchanged": int(shown.summary.get("noop") or 0),
+        "delete_line": _delete_line(shown.deletes),
         "blocked_line": (
-            f"{len(blocked)} delete{'s' if len(blocked) != 1 else ''} blocked by policy "
+            f"{shown.blocked} delete{'s' if shown.blocked != 1 else ''} blocked by policy "
             "(not applied unless `allow_deletes` is set)"
-            if blocked
+            if shown.blocked
             else ""
         ),
         "against_line": against_line(plan),
-        "warnings": [str(w) for w in plan.get("warnings") or []],
-        "secrets": [
-            {"ref": str(item.get("ref")), "status": str(item.get("status"))}
-            for item in plan.get("secrets") or []
-            if isinstance(item, Mapping)
-        ],
+        "warnings": [md_text(w) for w in shown.warnings],
+        "secrets": [{"ref": code(f"secrets://{s.get('ref')}"), "status": str(s.get("status"))} for s in shown.secrets],
         "checklist": _checklist(checklist),
-        "change_count": len(changes),
-        "drift_count": len(drift),
-        "unmanaged_count": len(unmanaged),
+        "change_count": len(change_blocks),
+        "drift_count": len(drift_blocks),
+        "unmanaged_count": len(shown.unmanaged),
         "unmanaged": [
-            {"kind": u.get("kind", ""), "name": u.get("name") or u.get("slug") or "(no name)", "id": u.get("id") or ""}
-            for u in unmanaged[:UNMANAGED_LISTED]
+            {
+                "kind": values.kind_word(str(u.get("kind", ""))),
+                "name": code(str(u.get("name") or u.get("slug") or "(no name)")),
+                "id": code(str(u.get("id"))) if u.get("id") else "",
+            }
+            for u in shown.unmanaged[:UNMANAGED_LISTED]
         ],
-        "unmanaged_more": max(0, len(unmanaged) - UNMANAGED_LISTED),
+        "unmanaged_more": max(0, len(shown.unmanaged) - UNMANAGED_LISTED),
         "overflow_hint": hint,
-        "plan_hash": plan.get("hash", ""),
-        "sha": run.sha or plan.get("sha") or "",
+        "plan_hash": shown.hash,
+        "sha": run.sha or shown.sha,
         "run_url": run.run_url,
     }
 

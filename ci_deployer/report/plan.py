@@ -1,42 +1,28 @@
-"""Plan reports: text for terminals, Markdown for job summaries, JSON (the plan value).
+"""Plan reports: text for terminals (and Actions logs), Markdown for job summaries, JSON (the plan value).
 
-Only changed fields are shown, as ``old → new``; long strings (prompts) as unified diffs; secret
-fields as *changed* / *unchanged* / *unknown*, never a value.  Every rendering passes through
-:func:`ci_deployer.redact.redact` as the last line of defence.
+Text is the other face of the view-model the PR comment shows (:mod:`ci_deployer.report.view`):
+the same fields, shown the same way, in plain lines.  Every line carries its sign in column 0
+(``+`` added, ``-`` removed, ``~`` changed, ``!`` needs attention) and its depth after it, as
+Terraform's plan does once its signs are moved to the start of the line: pasted into a ``diff``
+fence, a plan colours itself.  Untrusted lines are neutralised (:func:`ci_deployer.logsafe.neutralize`)
+and every rendering passes through :func:`ci_deployer.redact.redact` as the last line of defence.
 """
 
 from __future__ import annotations
 
-import difflib
-import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ci_deployer import redact
 from ci_deployer.engine.diff import FieldChange
-from ci_deployer.engine.plan import Change, Plan
-from ci_deployer.paths import format_path
-from ci_deployer.report import values
+from ci_deployer.engine.plan import Plan
+from ci_deployer.report import values, view
 
-LONG = 80
-SYMBOLS = {"create": "+", "update": "~", "delete": "-", "rename": ">", "adopt": "<", "noop": " "}
-ICONS = {"create": "➕", "update": "✏️", "delete": "🗑️", "rename": "🔀", "adopt": "📥"}
+SYMBOLS = {"create": "+", "update": "~", "delete": "-", "rename": ">", "adopt": "<", "noop": " ", "drift": "!"}
 COUNT_ORDER = (("create", "to create"), ("update", "to update"), ("delete", "to delete"))
 OPTIONAL_COUNTS = (("adopt", "to adopt"), ("rename", "to rename"))
-
-
-@functools.cache
-def _env() -> Any:
-    import jinja2
-
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("ci_deployer.report", "templates"),
-        autoescape=False,  # noqa: S701 - text and Markdown; HTML-sensitive values are escaped with |e
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
+FIELD = " " * 4  # a field's depth under its resource
+BODY = " " * 6  # a block's lines under their field
 
 
 def counts_line(summary: Mapping[str, int]) -> str:
@@ -54,64 +40,87 @@ def counts_line(summary: Mapping[str, int]) -> str:
     return line + (f" ({', '.join(extra)})" if extra else "") + "."
 
 
-def field_lines(fields: Iterable[FieldChange]) -> list[str]:
-    """Diff-style lines for changed fields: ``~ path: old → new``, unified diffs for long values."""
+# -- text surface of the view ----------------------------------------------------------------------
+
+
+def item_line(item: view.Item) -> str:
+    """One changed field: ``~     path: old → new``."""
+    if item.sign == "!":
+        return f"!{FIELD}{item.path}: {item.note}"
+    if item.added or item.removed:
+        said = []
+        if item.added:
+            said.append("added " + ", ".join(item.added))
+        if item.removed:
+            said.append("removed " + ", ".join(item.removed))
+        return f"~{FIELD}{item.path}: " + "; ".join(said)
+    if item.sign == "+":
+        return f"+{FIELD}{item.path}: {item.new}"
+    if item.sign == "-":
+        return f"-{FIELD}{item.path}: {item.old}"
+    if item.old is None and item.new is None:
+        return f"~{FIELD}{item.path}: {item.note}"
+    return f"~{FIELD}{item.path}: {item.old} → {item.new}" + (f" ({item.note})" if item.note else "")
+
+
+def block_lines(block: view.Block, sign: str = " ") -> list[str]:
+    """A block's lines, signs in column 0: a diff's own, a signed block's, else ``sign`` (the
+    resource's: ``+`` for a create)."""
     out: list[str] = []
-    for change in fields:
-        path = format_path(change.path) or "(whole resource)"
-        if change.secret is not None:
-            out.append(f"! {path}: secret {change.secret}")
-            continue
-        if values.is_long(change.old, LONG) or values.is_long(change.new, LONG):
-            out.append(f"~ {path}:" if change.op == "change" else f"{'+' if change.op == 'add' else '-'} {path}:")
-            if change.op == "add":
-                out += [f"+ {line}" for line in values.text_lines(change.new)]
-            elif change.op == "remove":
-                out += [f"- {line}" for line in values.text_lines(change.old)]
-            else:
-                diff = difflib.unified_diff(
-                    values.text_lines(change.old), values.text_lines(change.new), "before", "after", lineterm="", n=2
-                )
-                out += [f"  {line}" for line in list(diff)[2:]]
-            continue
-        if change.op == "add":
-            out.append(f"+ {path}: {values.compact(change.new)}")
-        elif change.op == "remove":
-            out.append(f"- {path}: {values.compact(change.old)}")
+    mark = block.sign or sign
+    if block.title:
+        out.append(
+            f"{' ' if block.style == 'diff' else mark}{FIELD}{block.title}:"
+            + (f" ({block.note})" if block.note else "")
+        )
+    depth = BODY if block.title else FIELD
+    for line in block.lines:
+        if block.style == "diff":
+            head = line[:1] if line[:1] in "+- " else " "
+            rest = line[1:] if line[:1] in "+- " else line
+            out.append(f"{head}{depth}{rest}".rstrip())
         else:
-            out.append(f"~ {path}: {values.compact(change.old)} → {values.compact(change.new)}")
+            out.append(f"{mark}{depth}{line}".rstrip())
     return out
 
 
-def _fence(lines: list[str]) -> str:
-    longest = max((len(line) - len(line.lstrip("`")) for line in lines), default=0)
-    return "`" * max(3, longest + 1)
+def part_lines(parts: Sequence[view.Part], sign: str = " ") -> list[str]:
+    """Every field of a resource, as text lines."""
+    out: list[str] = []
+    for part in parts:
+        out.extend([item_line(part)] if isinstance(part, view.Item) else block_lines(part, sign))
+    return out
 
 
-def _change_view(change: Change) -> dict[str, Any]:
-    lines = field_lines(change.fields)
-    return {
-        "symbol": SYMBOLS.get(change.action, "*"),
-        "icon": ICONS.get(change.action, "•"),
-        "action": change.action,
-        "kind": change.kind,
-        "slug": change.slug,
-        "name": change.name,
-        "previous_slug": change.previous_slug,
-        "location": f"{change.file}:{change.line}" if change.file and change.line else (change.file or ""),
-        "blocked": change.blocked,
-        "lines": lines,
-        "fence": _fence(lines),
-    }
+def field_lines(fields: Sequence[FieldChange]) -> list[str]:
+    """Changed fields (an update's, a drift's) as text lines."""
+    return part_lines(view.field_parts([f.to_dict() for f in fields]))
+
+
+def resource_lines(res: view.ResourceView) -> list[str]:
+    """One resource: its header line and its fields."""
+    symbol = SYMBOLS.get(res.action, "*")
+    if res.action == "drift":
+        header = f"! {res.kind}/{res.slug}" + (" was deleted outside ci-deployer" if res.missing else "")
+    else:
+        header = f"{symbol} {res.action} {res.kind}/{res.slug}" + (f" ({res.name})" if res.name else "")
+        header += f"  {res.location}" if res.location else ""
+    out = [header]
+    if res.blocked:
+        out.append(f"!{FIELD}blocked: {res.blocked}")
+    for ref in res.referrers or ():
+        if ref.slug:
+            who = f"{ref.slug} ({values.kind_word(ref.kind)})"
+        else:
+            who = f"unmanaged {values.kind_word(ref.kind)} {ref.name or '(no name)'} ({ref.id})"
+        mark = "!" if view.REFERRER_WARNS[ref.fate] else " "
+        out.append(f"{mark}{FIELD}{who} {view.REFERRER_SAYS[ref.fate]}")
+    out.extend(part_lines(res.parts, "+" if res.action == "create" else " "))
+    return out
 
 
 def _context(plan: Plan) -> dict[str, Any]:
-    changes = [_change_view(c) for c in plan.changes if c.action != "noop"]
-    drift = []
-    for item in plan.drift:
-        lines = field_lines(item.fields)
-        view = {"kind": item.kind, "slug": item.slug, "missing": item.missing, "lines": lines, "fence": _fence(lines)}
-        drift.append(view)
+    shown = view.plan_view(plan.to_dict())
     note = ""
     if plan.against == "snapshot":
         snap = plan.snapshot or {}
@@ -121,23 +130,25 @@ def _context(plan: Plan) -> dict[str, Any]:
         )
     return {
         "heading": f"ci-deployer plan for {plan.env} (org {plan.org})",
-        "title": f"Plan for {plan.env}",
         "against_note": note,
-        "changes": changes,
-        "drift": drift,
-        "unmanaged": plan.unmanaged,
-        "secrets": plan.secrets,
-        "warnings": plan.warnings,
+        "changes": [resource_lines(c) for c in shown.changes],
+        "drift": [resource_lines(d) for d in shown.drift],
+        "unmanaged": shown.unmanaged,
+        "secrets": shown.secrets,
+        "warnings": shown.warnings,
         "counts": counts_line(plan.summary),
-        "deletes": sum(1 for c in plan.changes if c.action == "delete"),
         "has_changes": plan.has_changes,
         "hash": plan.hash,
     }
 
 
 def render_text(plan: Plan) -> str:
-    """The plan for a terminal."""
-    return redact.redact(_env().get_template("plan.txt.j2").render(**_context(plan)))
+    """The plan for a terminal (and an Actions log: no line of it can start a workflow command)."""
+    from ci_deployer.logsafe import neutralize
+    from ci_deployer.report.markdown import _environment
+
+    text: str = _environment().get_template("plan.txt.j2").render(**_context(plan))
+    return redact.redact(neutralize(text))
 
 
 def render_markdown(plan: Plan) -> str:

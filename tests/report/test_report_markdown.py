@@ -57,12 +57,13 @@ def test_plan_comment_content(plan: dict[str, Any]) -> None:
         "- ✅ **Approvals** — alice, bob" in text and "- ❌ **Change window**" in text and "- ⏳ **uat tests**" in text
     )
     assert "Planned against uat as applied at `0123456789ab`, 2026-11-28T10:00:00Z" in text
-    # the prompt change is a unified diff; the secret says only "changed"
+    # the prompt change is a unified diff; the secret says only "changed"; a scalar reads old → new
     assert "-line2\n+line2 changed\n" in text
-    assert "! server.headers.Authorization: secret changed" in text
-    # an included ``` inside a prompt gets a longer fence
-    assert "````diff\n+You are\n+a helpful ```agent```\n````" in text
-    assert "Scratch &lt;bot&gt;" in text  # names are escaped, not rendered as HTML
+    assert "- `server.headers.Authorization`: 🔒 secret changed" in text
+    assert "- `timeout`: `20` → `30`" in text
+    # a created prompt is a text block; an included ``` inside it gets a longer fence
+    assert "````text\nYou are\na helpful ```agent```\n````" in text
+    assert "- assistant `Scratch <bot>` (`a9`)" in text  # names in code spans: GitHub shows them as text
     assert "[workflow run](https://github.com/acme/config/actions/runs/42)" in text and "sha256:feed" in text
     assert "noop" not in text and "`same`" not in text
 

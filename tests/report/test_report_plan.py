@@ -56,25 +56,25 @@ def sample() -> Plan:
 EXPECTED_TEXT = """\
 ci-deployer plan for uat (org acme-uat)
 
-+ create Tool/jira (jira)  tools/jira.yaml:4
-    + type: "function"
++ create Tool/jira  tools/jira.yaml:4
++    type: function
 ~ update Assistant/order-agent (Order Agent)  assistants/o.yaml:5
-    ~ model.temperature: 0.2 → 0.5
-    ~ model.messages[0].content:
-      @@ -1,2 +1,2 @@
+~    model.temperature: 0.2 → 0.5
+     model.messages[0].content:
+       @@ -1,2 +1,2 @@
        line one
-      -line two
-      +line 2
-    ! server.headers.Authorization: secret changed
+-      line two
++      line 2
+!    server.headers.Authorization: secret changed
 - delete Squad/old
-    ! blocked: deletes are not allowed in uat
+!    blocked: deletes are not allowed in uat
 
-Drift (changed outside ci-deployer):
-  ! Tool/zendesk
-    ~ description: "a" → "b"
+Drift (changed outside ci-deployer; each field as last applied → as it is live now):
+! Tool/zendesk
+~    description: a → b
 
 Unmanaged (in the org, in no document):
-  ? Assistant Scratch | bot (x1)
+? Assistant Scratch | bot (x1)
 
 Secrets:
   secrets://ORDERS_API_TOKEN: changed
@@ -104,7 +104,7 @@ def test_markdown_is_the_pr_comment_renderer() -> None:
     assert "🚫 1 delete blocked by policy" in md
     assert md.count("<details>") == md.count("</details>")
     assert "Scratch | bot" in md
-    assert "! server.headers.Authorization: secret changed" in md
+    assert "- `server.headers.Authorization`: 🔒 secret changed" in md
     assert "-line two\n+line 2" in md
     assert "- `secrets://ORDERS_API_TOKEN`: changed" in md
 
