@@ -512,7 +512,7 @@ class _Builder:
                 raise ParseProblem(
                     "E-YAML-KEY",
                     f"map key {key_node.value!r} is {_type_phrase(key)}, not a string",
-                    f"quote the key: \"{key_node.value}\":",
+                    f'quote the key: "{key_node.value}":',
                     *_mark(key_node),
                 )
             if key in explicit:

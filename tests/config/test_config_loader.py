@@ -209,7 +209,9 @@ environments:
 
 
 def test_non_string_key_in_environments_yaml_is_a_located_finding(make_repo: MakeRepo) -> None:
-    environments = "apiVersion: ci-deployer/v1\nenvironments:\n  dev:\n    org: a\n    api: {url: embedded}\n    params: {1: x}\n"
+    environments = (
+        "apiVersion: ci-deployer/v1\nenvironments:\n  dev:\n    org: a\n    api: {url: embedded}\n    params: {1: x}\n"
+    )
     _, findings = load_repo(make_repo({}, environments=environments))
     found = only(findings, "E-YAML-KEY")
     assert (found.path, found.line, found.column) == ("environments.yaml", 6, 14)
