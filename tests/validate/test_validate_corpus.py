@@ -1,6 +1,9 @@
 """The bad-input corpus: every broken config repo must give a located, readable finding, exit 1,
 and no traceback.  Committed cases live in tests/corpus/<case>/ (config files + expect.json);
-cases git cannot hold cleanly (50 MB, binary, non-UTF-8, symlinks) are generated here."""
+cases git cannot hold cleanly (50 MB, binary, non-UTF-8, symlinks) are generated here.
+
+A few cases are real-world configs that once crashed: their expect.json says ``{"valid": true}``
+(exit 0, no error finding, no traceback)."""
 
 from __future__ import annotations
 
@@ -131,12 +134,18 @@ def test_corpus_case_in_process(name: str, tmp_path: Path, capsys: pytest.Captur
     root, expect = _prepare(name, tmp_path)
     code = cli.main(["validate", "--config", str(root)])
     captured = capsys.readouterr()
+    if expect.get("valid"):
+        assert code == 0, captured.out + captured.err
+        assert "Traceback" not in captured.out + captured.err
+        assert [line for line in captured.out.splitlines() if ": error " in line] == []
+        return
     assert code == 1, captured.out + captured.err
     _check(captured.out, captured.err, expect)
 
 
 SUBPROCESS_CASES = [
     "yaml-alias-bomb",
+    "yaml-nan-temperature",
     "jinja-sandbox-escape",
     "jinja-runaway-loop",
     "secret-openai-key",
