@@ -17,8 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from ci_deployer.engine.compose import DEFAULT_CONCURRENCY, open_session
+from ci_deployer.compose import DEFAULT_CONCURRENCY, open_session
 from ci_deployer.engine.operations import ApplyOptions, apply
+from ci_deployer.settings import Settings
 
 TOOLS, ASSISTANTS, SQUADS = 600, 300, 100
 LATENCY_MS = int(os.environ.get("BENCH_LATENCY_MS", "50"))
@@ -97,7 +98,7 @@ def main() -> int:
             root = Path(tmp) / "config"
             write_repo(root, f"http://127.0.0.1:{port}")
             t0 = time.perf_counter()
-            session = open_session(root, "bench", dict(os.environ))
+            session = open_session(Settings.from_environ(dict(os.environ)), root, "bench")
             load_s = time.perf_counter() - t0
             with session:
                 t0 = time.perf_counter()

@@ -1,48 +1,66 @@
 """The GitHub Action's entry point (``ci-deployer-action``, the container's ENTRYPOINT).
 
-It reads the inputs and the event once (:mod:`ci_deployer.github.context`), drives the CLI
-**in-process** through :func:`ci_deployer.cli.main` — never ``python -m`` from the workspace, where a
-``ci_deployer/`` folder in the checkout would shadow the installed package — and works from the files
-the CLI writes (plan JSON, apply log, snapshots) under ``RUNNER_TEMP`` or an explicit ``artifacts_dir``.
+One face of the same commands the CLI runs: the settings and inputs are read once, the composition
+root (:mod:`ci_deployer.compose`) builds the session, and the typed command cores return values
+(plans, apply results, gate reports) that the reporters render — no argv strings, no captured stdout.
 
-Around the CLI it adds the GitHub side: secrets masked (``::add-mask::``) before any output is
-printed, annotations on the YAML lines of findings, the sticky PR comment per environment, the job
-summary, artifacts through the results service, the artifact state backend for snapshot plans,
-stale-plan refusal and a Deployment per apply.  A plan with changes does not fail the step
-(``has_changes=true``, exit 0); any failure sets ``failure_reason`` and a non-zero exit code.
+Around the cores this face adds the GitHub side: secrets masked (``::add-mask::``) the moment they
+are resolved, annotations on workspace-relative file lines, the sticky PR comment per environment,
+commit statuses ``ci-deployer/plan (<env>)`` / ``ci-deployer/apply (<env>)``, the job summary,
+artifacts through the results service, the env's state seeded from default-branch artifacts, the
+reviewed plan an apply compares against, and a Deployment per apply.  A plan with changes does not
+fail the step (``has_changes=true``, exit 0); any failure sets ``failure_reason`` and an exit code
+from the one error handler (:mod:`ci_deployer.error_handler`).
+
+Fork PRs (a read-only token and no secrets) get validate and snapshot plans in the job summary and
+annotations; nothing is written to GitHub and the step stays green.
 """
 
 from __future__ import annotations
 
-import argparse
-import io
 import json
 import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ci_deployer import redact
-from ci_deployer.errors import ConfigError, DeployerError, GitHubError, PlanChanged
-from ci_deployer.github import commands, context, markdown
-from ci_deployer.github.client import ClientOptions
+from ci_deployer import compose, redact
+from ci_deployer.error_handler import EXIT_DRIFT, EXIT_FAILED, EXIT_OK, Failure, guarded
+from ci_deployer.errors import ConfigError, DeployerError, GateRefused, GitHubError, PlanChanged, StateError
+from ci_deployer.findings import Finding
+from ci_deployer.github import commands
+from ci_deployer.github.client import ClientOptions, GitHubSource
+from ci_deployer.github.inputs import Inputs, read_inputs
+from ci_deployer.interrupts import cancellable
+from ci_deployer.logsafe import neutralize
+from ci_deployer.progress import LineProgress
+from ci_deployer.report import markdown
+from ci_deployer.report.locations import config_prefix, located
+from ci_deployer.settings import Settings
 
 if TYPE_CHECKING:
     import httpx
-    from github import Github
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_CHANGES = 2
-EXIT_DRIFT = 3
-EXIT_INTERNAL = 4
+    from ci_deployer.engine.apply import ApplyResult
+    from ci_deployer.engine.plan import Plan
+    from ci_deployer.engine.session import Session
+    from ci_deployer.engine.state import StateBackend
+    from ci_deployer.gates.model import GateReport
 
 OUTPUT_NAMES = ("has_changes", "plan_hash", "failure_reason", "summary", "exit_code", "artifacts_dir")
-APPLY_FILES = ("apply-log.jsonl", "backup-before.json", "snapshot-after.json", "plan.json", "plan.md")
+APPLY_FILES = (
+    "apply-log.jsonl",
+    "backup-before.json",
+    "snapshot-after.json",
+    "apply-result.json",
+    "gate-report.json",
+    "plan.json",
+    "plan.md",
+)
+ARTIFACTS_DIR = (".ci-deployer", "artifacts")
 
 
 @dataclass
@@ -52,10 +70,6 @@ class Services:
     github_options: ClientOptions = field(default_factory=ClientOptions)
     artifact_transport: httpx.BaseTransport | None = None
     sleep: Callable[[float], None] = time.sleep
-    # The CLI's main(argv) -> int; a test may put a stand-in engine here while the real one is absent.
-    cli_main: Callable[[list[str]], int] | None = None
-    # The option strings each command accepts (default: read from the CLI's own parser).
-    cli_options: Callable[[str], set[str]] | None = None
 
 
 @dataclass
@@ -70,138 +84,126 @@ class Result:
 
 
 @dataclass
-class CliRun:
-    """One in-process CLI invocation: exit code and what it printed."""
+class Reviewed:
+    """The plan an apply compares against, and where it came from."""
 
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> dict[str, Any] | None:
-        """stdout parsed as a JSON object (None when it is not one)."""
-        try:
-            data = json.loads(self.stdout)
-        except ValueError:
-            return None
-        return data if isinstance(data, dict) else None
-
-
-class CommandFailed(DeployerError):
-    """The CLI reported a failure; carries its failure_reason and exit code."""
-
-    def __init__(self, failure_reason: str, message: str, *, exit_code: int = EXIT_FAILED, hint: str | None = None):
-        super().__init__(message, hint=hint)
-        self.failure_reason = failure_reason
-        self.exit_code = exit_code
-
-
-def _options_of(command: str) -> set[str]:
-    """The option strings the CLI's ``command`` accepts (the engine grows flags over time)."""
-    from ci_deployer import cli
-
-    parser = cli.build_parser()
-    for action in parser._subparsers._group_actions if parser._subparsers else []:
-        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
-            return set(action.choices[command]._option_string_actions)
-    return set()
+    plan: Plan | None = None
+    hash: str | None = None
+    source: str = ""
 
 
 class ActionRun:
-    """One run of the action: context in, outputs / summary / comment / artifacts out."""
+    """One run of the action: settings and inputs in; outputs, summary, comment, statuses, artifacts out."""
 
-    def __init__(self, ctx: context.ActionContext, out: commands.Workflow, services: Services) -> None:
-        self.ctx = ctx
+    def __init__(self, settings: Settings, inputs: Inputs, out: commands.Workflow, services: Services) -> None:
+        self.settings = settings
+        self.inputs = inputs
         self.out = out
         self.services = services
-        self.inputs = ctx.inputs
-        self.env = ctx.inputs.environment
-        self.work_dir = ctx.work_dir()
-        self._github: Github | None = None
+        self.env = inputs.environment
+        self.root = self._config_root()
+        self.prefix = config_prefix(self.root, settings.workspace)
+        self.work_dir = self._work_dir()
         self.uploaded: list[str] = []
+        # Every resolved secret is masked in the log before anything can print it.
+        self.resolver = compose.secret_resolver(settings, on_value=[out.add_mask])
+        self._github: GitHubSource | None = None
 
-    # -- collaborators -------------------------------------------------------------------------------
+    # -- where things are ---------------------------------------------------------------------------
 
-    @property
-    def github(self) -> Github:
-        """The PyGithub client (built on first use, against ``GITHUB_API_URL``)."""
-        if self._github is None:
-            from ci_deployer.github.client import connect
-
-            if not self.inputs.github_token:
-                raise GitHubError("no GitHub token", hint="pass `github_token: ${{ github.token }}` (the default)")
-            self._github = connect(self.inputs.github_token, self.ctx.api_url, self.services.github_options)
-        return self._github
-
-    def config_root(self) -> Path:
+    def _config_root(self) -> Path:
         """The config folder: ``config_path`` (workspace-relative), else ./platform, else the workspace."""
         if self.inputs.config_path:
             path = Path(self.inputs.config_path)
-            return path if path.is_absolute() else self.ctx.workspace / path
-        platform = self.ctx.workspace / "platform"
-        return platform if (platform / "environments.yaml").is_file() else self.ctx.workspace
+            return path if path.is_absolute() else self.settings.workspace / path
+        return compose.default_config_dir(self.settings.workspace)
 
-    def run_url(self) -> str:
-        return self.ctx.run_url
+    def _work_dir(self) -> Path:
+        """Where this step's files go: ``artifacts_dir`` (workspace-relative), else a folder under the
+        workspace's ``.ci-deployer/artifacts/`` — a path later steps on the host can read (the
+        container's ``RUNNER_TEMP`` is not the host's path)."""
+        if self.inputs.artifacts_dir:
+            path = Path(self.inputs.artifacts_dir)
+            return path if path.is_absolute() else self.settings.workspace / path
+        s = self.settings
+        name = f"{self.env or 'all'}-{self.inputs.command}-{s.run_id or 'local'}-{s.run_attempt}"
+        return s.workspace.joinpath(*ARTIFACTS_DIR, name)
+
+    def display_dir(self) -> str:
+        """The work dir as later steps use it: workspace-relative when inside the workspace."""
+        try:
+            return self.work_dir.resolve().relative_to(self.settings.workspace.resolve()).as_posix()
+        except ValueError:
+            return str(self.work_dir)
 
     def artifact_name(self, command: str) -> str:
         from ci_deployer.github.artifacts import artifact_name
 
-        return artifact_name(self.env, command, self.ctx.run_id, self.ctx.run_attempt, self.ctx.job)
+        s = self.settings
+        return artifact_name(self.env, command, s.run_id, s.run_attempt, s.job)
 
-    # -- the CLI -------------------------------------------------------------------------------------
+    def run_info(self, sha: str | None = None) -> markdown.RunInfo:
+        return markdown.RunInfo(
+            run_url=self.settings.run_url,
+            sha=sha or self.settings.head_sha,
+            artifact_name=self.artifact_name(self.inputs.command),
+        )
 
-    def cli(self, argv: Sequence[str]) -> CliRun:
-        """Run the CLI in-process, capture its output, mask what it resolved, then print it."""
-        from ci_deployer import cli
+    # -- GitHub ----------------------------------------------------------------------------------------
 
-        cli_main = self.services.cli_main or cli.main
-        stdout, stderr = io.StringIO(), io.StringIO()
-        with redirect_stdout(stdout), redirect_stderr(stderr):
-            try:
-                code = cli_main(list(argv))
-            except SystemExit as exc:  # argparse refuses arguments with SystemExit(2)
-                code = EXIT_FAILED if exc.code else EXIT_OK
-        # Secrets resolved during the command are masked before a byte of its output is printed.
-        self.out.mask_registered()
-        run = CliRun(code, stdout.getvalue(), stderr.getvalue())
-        with self.out.group(f"ci-deployer {' '.join(argv[:1])} (exit {code})"):
-            if run.stderr:
-                self.out.echo(run.stderr)
-            if run.stdout:
-                self.out.echo(run.stdout)
-        return run
+    @property
+    def github(self) -> GitHubSource | None:
+        """The GitHub adapter (built on first use), ``None`` without a token."""
+        if self._github is None:
+            self._github = compose.github_source(self.settings, self.services.github_options)
+        return self._github
 
-    def fail_from(self, run: CliRun, command: str) -> CommandFailed:
-        """The CLI's own failure report as an error (failure_reason from its JSON output)."""
-        data = run.json() or {}
-        reason = str(data.get("failure_reason") or ("drift" if run.code == EXIT_DRIFT else "error"))
-        message = str(data.get("error") or run.stderr.strip() or f"`ci-deployer {command}` exited with {run.code}")
-        hint = data.get("hint")
-        return CommandFailed(reason, message, exit_code=run.code or EXIT_FAILED, hint=str(hint) if hint else None)
+    @property
+    def can_write(self) -> bool:
+        """Whether writing to GitHub may work: a fork PR's token is read-only, so nothing is attempted."""
+        return self.github is not None and not self.settings.read_only_token
 
-    def options(self, command: str) -> set[str]:
-        """The options the CLI's ``command`` takes: flags are passed only when it takes them."""
-        return (self.services.cli_options or _options_of)(command)
+    def set_status(self, command: str, sha: str, state: str, description: str) -> None:
+        if not (self.can_write and sha and self.env):
+            return
+        from ci_deployer.github.statuses import context_for, set_status
 
-    def common_args(self, command: str) -> list[str]:
-        argv = [command, "--config", str(self.config_root()), "--format", "json"]
-        if self.env:
-            argv += ["--env", self.env]
-        return argv
+        assert self.github is not None
+        try:
+            set_status(
+                self.github.repo,
+                sha,
+                command=command,
+                env=self.env,
+                state=state,
+                description=description,
+                url=self.settings.run_url,
+            )
+        except GitHubError as error:
+            self.out.warning(f"the commit status {context_for(command, self.env)} was not set: {error}")
 
-    def optional_args(self, command: str) -> list[str]:
-        """Inputs passed on only when the CLI command takes them."""
-        supported = self.options(command)
-        wanted = {
-            "--ticket": self.inputs.ticket,
-            "--break-glass-reason": self.inputs.break_glass_reason,
-        }
-        argv = [item for flag, value in wanted.items() if value and flag in supported for item in (flag, value)]
-        if self.inputs.allow_deletes and "--allow-deletes" in supported:
-            argv.append("--allow-deletes")
-        return argv
+    def post_comment(self, body_for: Callable[[str], str], plan_hash: str | None) -> None:
+        """Create or edit the sticky comment of this environment (PR runs with ``comment: true``)."""
+        pr = self.settings.pull_request
+        if pr is None or not self.inputs.comment or not self.can_write:
+            return
+        from ci_deployer.github.comment import Marker, StickyComments
 
-    # -- artifacts -----------------------------------------------------------------------------------
+        assert self.github is not None
+        marker = Marker(env=self.env, plan_hash=plan_hash, base_sha=pr.base_sha, head_sha=pr.head_sha).render()
+        try:
+            comments = StickyComments(self.github.repo, pr.number, self.inputs.comment_author)
+            outcome = comments.upsert(self.env, body_for(marker))
+        except GitHubError as error:
+            self.out.warning(f"could not comment on #{pr.number}: {error}; the report is in the job summary")
+            return
+        if outcome.action == "forbidden":
+            self.out.warning(
+                f"could not comment on #{pr.number} (the job lacks `pull-requests: write`): "
+                "the report is in the job summary"
+            )
+        else:
+            self.out.echo(f"PR comment {outcome.action}: {outcome.url}")
 
     def upload(self, command: str, names: Sequence[str]) -> None:
         """Upload the files of ``names`` present in the work dir as one artifact (they also stay there)."""
@@ -211,20 +213,23 @@ class ActionRun:
         if not files:
             return
         name = self.artifact_name(command)
-        if artifacts.is_ghes(self.ctx.server_url):
+        s = self.settings
+        if artifacts.is_ghes(s.server_url):
             self.out.notice(
                 "artifact upload skipped: GitHub Enterprise Server has no artifact v4 service; "
-                f"files are in {self.work_dir}"
+                f"files are in {self.display_dir()}"
             )
             return
-        if not self.ctx.runtime_token or not self.ctx.results_url:
-            self.out.notice(f"artifact upload skipped: no Actions runtime token here; files are in {self.work_dir}")
+        if not s.runtime_token or not s.results_url:
+            self.out.notice(
+                f"artifact upload skipped: no Actions runtime token here; files are in {self.display_dir()}"
+            )
             return
-        self.out.add_mask(self.ctx.runtime_token)
+        self.out.add_mask(s.runtime_token)
         try:
             with artifacts.ArtifactUploader(
-                self.ctx.results_url,
-                self.ctx.runtime_token,
+                s.results_url,
+                s.runtime_token,
                 transport=self.services.artifact_transport,
                 sleep=self.services.sleep,
                 mask=self.out.add_mask,
@@ -237,39 +242,75 @@ class ActionRun:
         self.uploaded.append(name)
         self.out.echo(f"uploaded artifact {name} ({uploaded.size} bytes, {uploaded.digest})")
 
-    # -- pull requests -------------------------------------------------------------------------------
+    # -- state -----------------------------------------------------------------------------------------
 
-    def pull_request(self) -> tuple[int, str, str] | None:
-        """(number, head sha, base sha) of the PR this run is about, from the event or the commit."""
-        pr = self.ctx.pull_request
-        if pr is not None:
-            return pr.number, pr.head_sha, pr.base_sha
-        if self.ctx.event_name in ("push", "workflow_dispatch") and self.ctx.sha and self.inputs.github_token:
-            from ci_deployer.github.comment import pull_for_commit
+    def state(self, command: str) -> StateBackend:
+        """The env's state: in Actions, seeded from the newest default-branch apply artifacts of the env
+        and of its ``promotesFrom`` env (a fresh checkout has none); elsewhere the local folder.
 
-            return pull_for_commit(self.github.get_repo(self.ctx.repository), self.ctx.sha)
-        return None
+        Apply and rollback refuse when it cannot be read (writing without it could duplicate what
+        earlier applies created); a protected env's plan and drift refuse too (they would plan
+        creates over live resources, or report "no drift" without a baseline); the rest warn."""
+        if not self.settings.in_actions:
+            return compose.local_state(self.root)
+        folder = (self.settings.runner_temp or self.work_dir.parent) / "ci-deployer-state" / self.env
+        try:
+            self._seed(folder)
+        except GitHubError as error:
+            if command in ("apply", "rollback") or self._protected():
+                raise StateError(
+                    f"the state of {self.env} could not be read from the workflow artifacts ({error}); "
+                    "nothing was planned against or written to the org",
+                    hint="give the job `actions: read` (the state is the newest default-branch apply artifact)",
+                ) from error
+            self.out.warning(f"the state of {self.env} could not be read from artifacts ({error}); using none")
+        return compose.local_state(self.root, folder)
 
-    def post_comment(self, body_for: Callable[[str], str], plan_hash: str | None) -> None:
-        """Create or edit the sticky comment of this environment (PR runs with ``comment: true``)."""
-        pr = self.ctx.pull_request
-        if pr is None or not self.inputs.comment:
-            return
-        if not self.inputs.github_token:
-            self.out.warning("no github_token: the plan is in the job summary only")
-            return
-        from ci_deployer.github.comment import Marker, StickyComments
+    def _protected(self) -> bool:
+        try:
+            repo = compose.load_repo(self.root)
+        except ConfigError:
+            return False
+        environment = repo.environments.get(self.env)
+        return environment is not None and environment.protection is not None
 
-        marker = Marker(env=self.env, plan_hash=plan_hash, base_sha=pr.base_sha, head_sha=pr.head_sha).render()
-        comments = StickyComments(self.github.get_repo(self.ctx.repository), pr.number)
-        outcome = comments.upsert(self.env, body_for(marker))
-        if outcome.action == "forbidden":
-            why = "a fork PR's token is read-only" if pr.from_fork else "the job lacks `pull-requests: write`"
-            self.out.warning(f"could not comment on #{pr.number} ({why}): the report is in the job summary")
-        else:
-            self.out.echo(f"PR comment {outcome.action}: {outcome.url}")
+    def _seed(self, folder: Path) -> None:
+        from ci_deployer.github.state import ArtifactStateBackend
 
-    # -- commands ------------------------------------------------------------------------------------
+        if self.github is None:
+            raise GitHubError("no GitHub token", hint="pass `github_token: ${{ github.token }}` (the default)")
+        envs = [self.env]
+        try:
+            upstream = compose.load_repo(self.root).environments.get(self.env)
+        except ConfigError:
+            upstream = None
+        if upstream is not None and upstream.promotes_from:
+            envs.append(upstream.promotes_from)
+        backend = ArtifactStateBackend(self.github.client, self.settings.repository, self.settings.github_token)
+        for env in envs:
+            stored = backend.latest_snapshot(env, self.settings.default_branch)
+            if stored is None:
+                self.out.echo(f"no snapshot of {env} in default-branch runs: its state starts empty")
+                continue
+            path = folder / env / "snapshot.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(stored.data, indent=2, sort_keys=True), encoding="utf-8")
+            self.out.echo(
+                f"state of {env}: {stored.artifact_name} (run {stored.run_id}, commit {stored.head_sha[:12]})"
+            )
+
+    def session(self, command: str, *, validate: bool = True) -> Session:
+        return compose.open_session(
+            self.settings,
+            self.root,
+            self.env,
+            validate=validate,
+            state=self.state(command),
+            resolver=self.resolver,
+            journal_dirs=[self.settings.workspace.joinpath(*ARTIFACTS_DIR)],
+        )
+
+    # -- commands --------------------------------------------------------------------------------------
 
     def run(self) -> Result:
         """Run the command named by the ``command`` input."""
@@ -277,373 +318,403 @@ class ActionRun:
             "validate": self.validate,
             "plan": self.plan,
             "apply": self.apply,
-        }.get(self.inputs.command, self.other)
+            "drift": self.drift,
+            "gate": self.gate,
+            "rollback": self.rollback,
+        }.get(self.inputs.command, self.unavailable)
         return handler()
 
     def validate(self) -> Result:
-        run = self.cli(self.common_args("validate"))
-        report = run.json()
-        if report is None or "findings" not in report:
-            raise self.fail_from(run, "validate")
-        prefix = self._finding_prefix()
-        annotated = []
-        for finding in report["findings"]:
-            from ci_deployer.findings import Finding
+        from ci_deployer.validate import runner
 
-            item = Finding(
-                path=str(finding.get("path") or ""),
-                line=finding.get("line"),
-                column=finding.get("column"),
-                code=str(finding.get("code") or ""),
-                message=str(finding.get("message") or ""),
-                level="warning" if finding.get("level") == "warning" else "error",
-                hint=finding.get("hint"),
-            )
-            annotated.append(self.out.annotate(commands.finding_annotation(item, prefix)))
-        room = self.out.summary_room
-        self.out.append_summary(markdown.render_validation(report, annotated=annotated, budget=room))
-        errors, warnings = int(report.get("errors") or 0), int(report.get("warnings") or 0)
+        envs = [self.env] if self.env else None
+        result = runner.run(self.root, envs, None)
+        findings = result.findings
+        annotated = [self.out.annotate(commands.finding_annotation(f, self.prefix)) for f in findings]
+        errors = sum(1 for f in findings if f.level == "error")
+        warnings = len(findings) - errors
+        report = {
+            "ok": result.ok,
+            "errors": errors,
+            "warnings": warnings,
+            "documents": result.documents,
+            "findings": [{**f.to_dict(), "path": located(f.path, self.prefix)} for f in findings],
+        }
+        self.out.append_summary(markdown.render_validation(report, annotated=annotated, budget=self.out.summary_room))
         summary = f"validate: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
-        if run.code != EXIT_OK:
-            return Result(exit_code=run.code, failure_reason="invalid-config", summary=summary)
+        if not result.ok:
+            return Result(exit_code=EXIT_FAILED, failure_reason="invalid-config", summary=summary)
         return Result(summary=summary)
 
-    def _finding_prefix(self) -> str:
-        """Findings are relative to the CLI's cwd when the config lies under it, else to the config root;
-        annotations need them relative to the workspace."""
-        root = self.config_root().resolve()
-        workspace = self.ctx.workspace.resolve()
-        cwd = Path.cwd().resolve()
-        base = cwd if root.is_relative_to(cwd) else root
-        try:
-            rel = base.relative_to(workspace).as_posix()
-        except ValueError:
-            return ""
-        return "" if rel == "." else rel
-
-    def snapshot_for_plan(self) -> list[str]:
-        """``--against snapshot`` arguments when the env plans against its last applied snapshot.
-
-        In Actions the snapshot comes from the artifact state backend (default-branch runs only), so a
-        PR plan for prod needs no prod key.
-        """
-        from ci_deployer.config.loader import load_repo
-
-        try:
-            repo, _ = load_repo(self.config_root())
-        except ConfigError:
-            return []  # the plan command reports the same problem with its own failure_reason
-        environment = repo.environments.get(self.env)
-        if environment is None or environment.plan_against != "snapshot":
-            return []
-        argv = ["--against", "snapshot"]
-        if not (self.ctx.in_actions and self.inputs.github_token):
-            return argv
-        from ci_deployer.github.state import ArtifactStateBackend
-
-        backend = ArtifactStateBackend(self.github, self.ctx.repository, self.inputs.github_token)
-        stored = backend.latest_snapshot(self.env, self.ctx.default_branch)
-        if stored is None:
-            self.out.notice(
-                f"no applied snapshot of {self.env} found in default-branch runs: planning against an empty state"
-            )
-            return argv
-        path = self.work_dir / "state" / self.env / "snapshot.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(stored.data, indent=2, sort_keys=True), encoding="utf-8")
-        self.out.echo(f"state: {stored.artifact_name} (run {stored.run_id}, commit {stored.head_sha[:12]})")
-        supported = self.options("plan")
-        if "--snapshot" in supported:
-            argv += ["--snapshot", str(path)]
-        elif "--state-dir" in supported:
-            argv += ["--state-dir", str(path.parent.parent)]
-        return argv
-
-    def seed_state(self, command: str) -> list[str]:
-        """``--state-dir`` arguments for ``command``, with the state seeded from artifacts.
-
-        In Actions the config's local state folder is empty (a fresh checkout), so without this an
-        apply would not know the ids it created before.  The newest apply snapshot of the env, and of
-        its ``promotesFrom`` env (for the promotion gate), is fetched from default-branch runs only
-        (a PR run can upload anything) into the work dir, never the workspace.
-        """
-        if "--state-dir" not in self.options(command) or not (self.ctx.in_actions and self.inputs.github_token):
-            return []
-        from ci_deployer.config.loader import load_repo
-        from ci_deployer.github.state import ArtifactStateBackend
-
-        try:
-            repo, _ = load_repo(self.config_root())
-        except ConfigError:
-            return []  # the command itself reports the problem with its own failure_reason
-        environment = repo.environments.get(self.env)
-        if environment is None or environment.api_url == "embedded":
-            return []  # an embedded org's state lives beside its local emulator data
-        root = self.work_dir / "state"
-        backend = ArtifactStateBackend(self.github, self.ctx.repository, self.inputs.github_token)
-        envs = [env for env in dict.fromkeys([self.env, environment.promotes_from]) if env]
-        try:
-            for env in envs:
-                path = root / env / "snapshot.json"
-                if path.is_file():
-                    continue
-                stored = backend.latest_snapshot(env, self.ctx.default_branch)
-                if stored is None:
-                    self.out.notice(f"no applied snapshot of {env} in default-branch runs: its state starts empty")
-                    continue
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps(stored.data, indent=2, sort_keys=True), encoding="utf-8")
-                self.out.echo(
-                    f"state of {env}: {stored.artifact_name} (run {stored.run_id}, commit {stored.head_sha[:12]})"
-                )
-        except GitHubError as error:
-            if command in ("apply", "rollback"):
-                raise  # writing without the env's state could duplicate what earlier applies created
-            self.out.warning(f"the state of {self.env} could not be read from artifacts ({error}); using none")
-            return []
-        return ["--state-dir", str(root)]
-
-    def run_plan(self, out_name: str, *, against: Sequence[str] = ()) -> tuple[CliRun, dict[str, Any] | None]:
-        out = self.work_dir / out_name
-        argv = [*self.common_args("plan"), "--out", str(out), *against]
-        if "--snapshot" not in against:
-            argv += self.seed_state("plan")
-        if "--markdown" in self.options("plan"):
-            argv += ["--markdown", str(out.with_suffix(".md"))]
-        run = self.cli(argv)
-        plan: dict[str, Any] | None = None
-        if out.is_file():
-            try:
-                loaded = json.loads(out.read_text(encoding="utf-8"))
-            except ValueError:
-                loaded = None
-            plan = loaded if isinstance(loaded, dict) else None
-        if plan is None:
-            data = run.json()
-            plan = data if data and data.get("kind") == "plan" else None
-        return run, plan
-
-    def plan_summary(self, plan: Mapping[str, Any]) -> str:
-        summary = plan.get("summary") or {}
-        text = f"{self.env}: {markdown.counts_line(summary)}"
-        if summary.get("drift"):
-            text += f"; {summary['drift']} drifted"
-        return text
-
     def plan(self) -> Result:
-        pr = self.ctx.pull_request
-        run_info = markdown.RunInfo(
-            run_url=self.run_url(),
-            sha=pr.head_sha if pr else self.ctx.sha,
-            artifact_name=self.artifact_name("plan"),
-        )
+        """Validate, plan (live, or against the snapshot where the env says so or no API key is here),
+        report (comment, summary, status), and — for a protected env in a dispatch — enforce the gates."""
+        pr = self.settings.pull_request
+        sha = self.settings.head_sha
+        if pr is not None and pr.from_fork:
+            self.out.notice("a fork PR: validate and snapshot plans are reported here only (its token is read-only)")
         try:
-            against = self.snapshot_for_plan()
-            run, plan = self.run_plan("plan.json", against=against)
-            if plan is None or run.code not in (EXIT_OK, EXIT_CHANGES, EXIT_DRIFT):
-                raise self.fail_from(run, "plan")
+            validated = self.validate()
+            if validated.exit_code:
+                raise ConfigError(
+                    f"the config has errors ({validated.summary}); nothing was planned",
+                    hint="fix the findings annotated on the files (also listed in the job summary)",
+                )
+            with self.session("plan", validate=False) as session:
+                plan = self.plan_for_review(session)
+                checklist = self.checklist(session, plan)
         except DeployerError as error:
-            reason, message, hint = error.failure_reason, str(error), error.hint
+            failure = Failure.of(error)
             self.post_comment(
                 lambda marker: markdown.render_failure(
                     command="plan",
                     env=self.env,
-                    failure_reason=reason,
-                    message=message,
-                    hint=hint,
-                    run=run_info,
+                    failure_reason=failure.failure_reason,
+                    message=failure.message,
+                    hint=failure.hint,
+                    run=self.run_info(),
                     marker=marker,
                 ),
                 None,
             )
+            self.set_status("plan", sha, "failure", f"{failure.failure_reason}: {failure.message}")
             raise
+        from ci_deployer.commands.plan import write_files
+
+        write_files(plan, self.work_dir / "plan.json", self.work_dir / "plan.md")
         self.upload("plan", ["plan.json", "plan.md"])
-        self.write_checklist(self.work_dir / "plan.json")
-        checklist = self._checklist()
+        data = plan.to_dict()
+        self.annotate_drift(plan)
         self.post_comment(
-            lambda marker: markdown.render_plan(plan, run=run_info, marker=marker, checklist=checklist),
-            str(plan.get("hash") or ""),
+            lambda marker: markdown.render_plan(data, run=self.run_info(), marker=marker, checklist=checklist),
+            plan.hash,
         )
         self.out.append_summary(
             markdown.render_plan(
-                plan,
-                run=run_info,
+                data,
+                run=self.run_info(),
                 checklist=checklist,
                 budget=self.out.summary_room,
                 measure=markdown.utf8_length,
-                overflow_hint=f"see the `{run_info.artifact_name}` artifact",
+                overflow_hint=f"see the `{self.artifact_name('plan')}` artifact",
             )
         )
-        result = Result(
-            has_changes=bool(plan.get("hasChanges")),
-            plan_hash=str(plan.get("hash") or ""),
-            summary=self.plan_summary(plan),
-        )
-        if run.code == EXIT_DRIFT:
+        summary = f"{self.env}: {markdown.counts_line(data['summary'])}"
+        if plan.drift:
+            summary += f"; {len(plan.drift)} drifted"
+        self.set_status("plan", sha, "success", summary)
+        result = Result(has_changes=plan.has_changes, plan_hash=plan.hash, summary=summary)
+        if plan.drift and self._drift_policy() == "fail":
             result.exit_code, result.failure_reason = EXIT_DRIFT, "drift"
         return result
 
-    def write_checklist(self, plan_path: Path) -> None:
-        """Evaluate the gates for the PR comment (``gate --checklist-out``).  On a PR most gates are
-        still pending (nothing is merged or approved yet), so a refusal here is information for the
-        reviewer, not a failure of the plan step."""
-        path = self.work_dir / "checklist.json"
-        supported = self.options("gate")
-        if path.is_file() or "--checklist-out" not in supported:
-            return
-        argv = [*self.common_args("gate"), "--checklist-out", str(path), *self.optional_args("gate")]
-        if "--plan" in supported and plan_path.is_file():
-            argv += ["--plan", str(plan_path)]
-        self.cli(argv)
-        items = self._checklist()
-        if items and all(item.get("status") == "skip" for item in items):
-            path.unlink()  # an unprotected environment: nothing to show
+    def _drift_policy(self) -> str:
+        return compose.environment_of(compose.load_repo(self.root), self.env).drift
 
-    def _checklist(self) -> list[dict[str, Any]]:
-        """The gates' checklist (``checklist.json`` in the work dir, written by ``gate``), if any."""
-        path = self.work_dir / "checklist.json"
-        if not path.is_file():
-            return []
+    def plan_for_review(self, session: Session) -> Plan:
+        """Live where the env plans live and its API key is here; else against its last snapshot (PR
+        jobs never need a prod key); before the first deployment, a plan of creates, said plainly —
+        unless GitHub's Deployment history shows the env was deployed (its state is lost)."""
+        from ci_deployer.commands.plan import PlanOptions, plan_env
+
+        environment = session.environment
+        against = environment.plan_against
+        if against == "live" and not compose.token_available(environment, self.settings):
+            self.out.warning(
+                f"no API key for {self.env} in this job: planned against its last snapshot instead of the live org"
+            )
+            against = "snapshot"
+        first = False
+        if against == "snapshot" and session.latest_state() is None:
+            if self.deployed_before():
+                raise StateError(
+                    f"{self.env} was deployed before (GitHub Deployment history) but its last snapshot cannot be "
+                    "read: planning would show every resource as new",
+                    hint="the apply artifacts may have expired: re-run the last apply, or raise the artifact "
+                    "retention (README: state and retention)",
+                )
+            first = True
+        return plan_env(session, PlanOptions(against=against, first_deployment=first))
+
+    def deployed_before(self) -> bool:
+        if self.github is None:
+            return False
+        from ci_deployer.github.deployments import ever_succeeded
+
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
-            return []
-        return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
+            return ever_succeeded(self.github.repo, self.env)
+        except GitHubError as error:
+            self.out.warning(f"the Deployment history of {self.env} could not be read: {error}")
+            return False
 
-    def reviewed_plan_hash(self) -> tuple[str | None, str]:
-        """The plan hash reviewers saw, and where it came from (PR comment marker, else plan artifact)."""
-        found = self.pull_request()
-        if found is None:
-            return None, "no pull request found for this commit"
-        number, head_sha, _ = found
+    def checklist(self, session: Session, plan: Plan) -> list[dict[str, Any]]:
+        """The gates' checklist for the comment; in a dispatch to a protected env the gates are
+        enforced here too (a refused deployment fails before its apply job waits for reviewers)."""
+        environment = session.environment
+        if environment.protection is None and environment.promotes_from is None:
+            return []
+        request = compose.GateRequest(
+            ticket=self.inputs.ticket or None,
+            break_glass_reason=self.inputs.break_glass_reason or None,
+            plan_hash=plan.hash,
+            validation=(True, "validated"),
+        )
+        github = self.github if self.settings.pull_request is None or not self.settings.read_only_token else None
+        report = compose.evaluate_gates(session, self.settings, self.root, request, github=github)
+        if self.settings.event_name == "workflow_dispatch" and environment.protection is not None:
+            self.enforce_gates(report, plan_pending=True)
+        return report.checklist()
+
+    def enforce_gates(self, report: GateReport, *, plan_pending: bool = False) -> None:
+        from ci_deployer.gates import render
+        from ci_deployer.gates.evaluate import enforce
+
+        self.out.append_summary(render.format_markdown(report))
+        if plan_pending:
+            # The backup and the live plan come in the apply job: only the other items refuse here.
+            report.items = [i for i in report.items if i.id not in ("backup", "plan")]
+            report.allowed = not report.refusing()
+        enforce(report)
+
+    def annotate_drift(self, plan: Plan) -> None:
+        for item in plan.drift:
+            what = "was deleted outside ci-deployer" if item.missing else "changed outside ci-deployer"
+            self.out.annotate(commands.Annotation("warning", f"{item.kind}/{item.slug} {what}", title="drift"))
+
+    # -- apply ----------------------------------------------------------------------------------------
+
+    def reviewed(self, session: Session) -> Reviewed:
+        """What this apply compares against (DESIGN §6): the saved plan of a dispatch (``plan_path``);
+        on a push, the hash on the one merged PR's comment when it was planned on the merge commit's
+        first parent; otherwise nothing — and a protected env is then not deployed."""
+        from ci_deployer.commands.apply import read_plan
+
+        if self.inputs.plan_path:
+            path = Path(self.inputs.plan_path)
+            path = path if path.is_absolute() else self.settings.workspace / path
+            plan = read_plan(path, self.env)
+            return Reviewed(plan, plan.hash, f"the saved plan {self.inputs.plan_path}")
+        protected = session.environment.protection is not None
+        if self.settings.event_name != "push" or self.github is None:
+            if protected:
+                raise GateRefused(
+                    f"{self.env} is protected: it is applied from a reviewed plan only",
+                    hint="dispatch the two-job promotion (workflows-examples/promote-prod.yml): a plan job saves "
+                    "plan.json, the apply job applies it with `plan_path`",
+                )
+            return Reviewed(source="no reviewed plan (not a push): applying a fresh plan")
+        if protected:
+            raise GateRefused(
+                f"{self.env} is protected and is not deployed by a push",
+                hint="dispatch the two-job promotion (workflows-examples/promote-prod.yml)",
+            )
+        return self.reviewed_on_push(session)
+
+    def reviewed_on_push(self, session: Session) -> Reviewed:
+        from ci_deployer.gates.github_evidence import merged_pull_requests
+        from ci_deployer.github.client import translated
         from ci_deployer.github.comment import StickyComments
 
-        repo = self.github.get_repo(self.ctx.repository)
-        marker = StickyComments(repo, number).reviewed_marker(self.env)
-        if marker is not None and marker.plan_hash:
-            return marker.plan_hash, f"the plan comment on #{number}"
-        from ci_deployer.github.state import ArtifactStateBackend
-
-        plan_hash = ArtifactStateBackend(self.github, self.ctx.repository, self.inputs.github_token).plan_hash_for(
-            self.env, head_sha
-        )
-        if plan_hash:
-            return plan_hash, f"the plan artifact of #{number}"
-        return None, f"no plan for {self.env} was posted on #{number}"
+        assert self.github is not None
+        sha = self.settings.sha
+        state = session.latest_state()
+        base = state.sha if state is not None else None
+        prs = merged_pull_requests(self.github.repo, base, sha, compose.git_prefix(self.root))
+        if len(prs) != 1:
+            return Reviewed(source=f"{len(prs)} pull requests merged since {self.env}'s last apply: no single plan")
+        pr = prs[0]
+        marker = StickyComments(self.github.repo, pr.number, self.inputs.comment_author).reviewed_marker(self.env)
+        if marker is None or not marker.plan_hash:
+            return Reviewed(source=f"no plan for {self.env} was posted on #{pr.number}")
+        with translated(f"read commit {sha[:12]}"):
+            parents = [p.sha for p in self.github.repo.get_commit(sha).parents]
+        if not parents or marker.base_sha != parents[0] or marker.head_sha != pr.head_sha:
+            return Reviewed(source=f"the plan on #{pr.number} was not made on what was merged (main moved)")
+        return Reviewed(hash=marker.plan_hash, source=f"the plan comment on #{pr.number}")
 
     def apply(self) -> Result:
-        plan_args: list[str] = []
-        if self.inputs.plan_path:
-            plan_path = Path(self.inputs.plan_path)
-            plan_args = ["--plan", str(plan_path if plan_path.is_absolute() else self.ctx.workspace / plan_path)]
-        elif self.ctx.in_actions and self.inputs.github_token:
-            reviewed, source = self.reviewed_plan_hash()
-            if reviewed is None:
-                self.out.notice(f"no reviewed plan to compare with ({source}): applying a fresh plan")
-            else:
-                run, fresh = self.run_plan("plan.json")
-                if fresh is None or run.code not in (EXIT_OK, EXIT_CHANGES, EXIT_DRIFT):
-                    raise self.fail_from(run, "plan")
-                if fresh.get("hash") != reviewed:
-                    self.out.append_summary(
-                        "### ❌ The plan changed since it was reviewed\n\n"
-                        f"Reviewed: `{reviewed}` ({source})\n\nFresh: `{fresh.get('hash')}`\n\n"
-                        + markdown.render_plan(
-                            fresh,
-                            run=markdown.RunInfo(self.run_url(), self.ctx.sha),
-                            budget=self.out.summary_room // 2,
-                            measure=markdown.utf8_length,
-                        )
-                    )
-                    raise PlanChanged(
-                        f"the plan for {self.env} changed since it was reviewed "
-                        f"({source}: {reviewed}; now {fresh.get('hash')})",
-                        hint="re-run the plan on a pull request, review it, and apply that",
-                    )
-                plan_args = ["--plan", str(self.work_dir / "plan.json")]
-        record = self._start_deployment()
-        argv = [*self.common_args("apply"), "--auto-approve", *plan_args, *self.seed_state("apply")]
-        if "--out-dir" in self.options("apply"):
-            argv += ["--out-dir", str(self.work_dir)]
-        argv += self.optional_args("apply")
-        run = self.cli(argv)
-        self.upload("apply", APPLY_FILES)
-        ok = run.code == EXIT_OK
-        if record is not None:
-            try:
-                record.finish("success" if ok else "failure", f"ci-deployer apply to {self.env}")
-            except GitHubError as error:
-                self.out.warning(f"the deployment status was not recorded: {error}")
-        body = run.stdout if run.stdout.strip() else run.stderr
-        self.out.append_summary(
-            markdown.render_result(
-                command="apply",
-                env=self.env,
-                ok=ok,
-                status="Applied."
-                if ok
-                else "The apply failed: the partial snapshot and apply log are in the artifacts.",
-                body=body,
-                artifacts=self.uploaded,
-                run_url=self.run_url(),
-                budget=self.out.summary_room,
-            )
-        )
-        if not ok:
-            raise self.fail_from(run, "apply")
-        return Result(summary=f"{self.env}: applied")
+        from ci_deployer.engine.operations import ApplyOptions, apply
+        from ci_deployer.gates.hook import report_writer
 
-    def _start_deployment(self) -> Any:
-        if not (self.ctx.in_actions and self.inputs.github_token and self.ctx.sha):
+        record = None
+        try:
+            with self.session("apply") as session:
+                reviewed = self.reviewed(session)
+                self.out.echo(f"comparing with {reviewed.source}" if reviewed.hash else reviewed.source)
+                request = compose.GateRequest(
+                    ticket=self.inputs.ticket or None,
+                    break_glass_reason=self.inputs.break_glass_reason or None,
+                    reviewed_plan_hash=reviewed.hash,
+                    backup=self.work_dir / "backup-before.json",
+                )
+                check = compose.pre_write_check(
+                    session,
+                    self.settings,
+                    self.root,
+                    request,
+                    github=self.github,
+                    record=report_writer(self.work_dir),
+                )
+                record = self.start_deployment()
+                with cancellable() as cancel:
+                    options = ApplyOptions(
+                        out_dir=self.work_dir,
+                        reviewed=reviewed.plan,
+                        reviewed_hash=reviewed.hash,
+                        allow_deletes=True if self.inputs.allow_deletes else None,
+                        pre_write_check=check,
+                        progress=LineProgress(lambda line: self.out.echo(neutralize(line))),
+                        on_plan=self.write_plan,
+                        cancel=cancel,
+                    )
+                    result = apply(session, options)
+        except DeployerError as error:
+            self.finish_apply(record, None, Failure.of(error))
+            if isinstance(error, PlanChanged):
+                self.out.append_summary(f"### ❌ The plan changed since it was reviewed\n\n{error.message}\n")
+            raise
+        self.finish_apply(record, result, None)
+        return Result(summary=f"{self.env}: applied ({result.counts()['ok']} writes)", plan_hash=result.plan_hash)
+
+    def write_plan(self, plan: Plan) -> None:
+        from ci_deployer.commands.plan import write_files
+
+        write_files(plan, self.work_dir / "plan.json", self.work_dir / "plan.md")
+
+    def start_deployment(self) -> Any:
+        if not (self.settings.in_actions and self.can_write and self.settings.sha):
             return None
         from ci_deployer.github import deployments
 
+        assert self.github is not None
         try:
             return deployments.start(
-                self.github.get_repo(self.ctx.repository),
+                self.github.repo,
                 env=self.env,
-                sha=self.ctx.sha,
-                log_url=self.run_url(),
+                sha=self.settings.sha,
+                log_url=self.settings.run_url,
                 description=f"ci-deployer apply to {self.env}",
-                payload={"tool": "ci-deployer", "run": self.ctx.run_id},
+                payload={"tool": "ci-deployer", "run": self.settings.run_id},
                 production=self.env == "prod",
             )
         except GitHubError as error:
             self.out.warning(f"no GitHub Deployment recorded (needs `deployments: write`): {error}")
             return None
 
-    def other(self) -> Result:
-        """drift, test, gate, rollback: the CLI's result, summarised."""
-        command = self.inputs.command
-        argv = self.common_args(command)
-        if command == "rollback":
-            if not self.inputs.snapshot:
-                raise ConfigError(
-                    "command `rollback` needs the `snapshot` input", hint="set `snapshot:` to a snapshot file"
-                )
-            snap = Path(self.inputs.snapshot)
-            argv += ["--snapshot", str(snap if snap.is_absolute() else self.ctx.workspace / snap), "--auto-approve"]
-            argv += ["--out-dir", str(self.work_dir)] if "--out-dir" in self.options(command) else []
-        argv += self.optional_args(command) + self.seed_state(command)
-        run = self.cli(argv)
-        ok = run.code == EXIT_OK
-        if command == "rollback":
-            self.upload("rollback", APPLY_FILES)
+    def finish_apply(self, record: Any, result: ApplyResult | None, failure: Failure | None) -> None:
+        """Artifacts, the Deployment's status, the commit status and the summary of an apply."""
+        self.upload(self.inputs.command, APPLY_FILES)
+        ok = failure is None and result is not None and result.ok
+        if record is not None:
+            try:
+                record.finish("success" if ok else "failure", f"ci-deployer {self.inputs.command} to {self.env}")
+            except GitHubError as error:
+                self.out.warning(f"the deployment status was not recorded: {error}")
+        if failure is not None:
+            description = f"{failure.failure_reason}: {failure.message}"
+        elif result is not None:
+            description = f"{result.counts()['ok']} write(s) ok"
+        else:
+            description = "done"
+        self.set_status("apply", self.settings.sha, "success" if ok else "failure", description)
+        if result is not None:
+            body = json.dumps(result.to_dict(), indent=2, ensure_ascii=False)
+            status = "Applied." if ok else "The apply failed: the partial snapshot and apply log are in the artifacts."
+        else:
+            assert failure is not None
+            body = failure.message + (f"\nhint: {failure.hint}" if failure.hint else "")
+            status = f"Refused or failed ({failure.failure_reason}); see the artifacts for what was recorded."
         self.out.append_summary(
             markdown.render_result(
-                command=command,
+                command=self.inputs.command,
                 env=self.env,
                 ok=ok,
-                status="Done." if ok else f"Exit code {run.code}.",
-                body=run.stdout or run.stderr,
+                status=status,
+                body=body,
                 artifacts=self.uploaded,
-                run_url=self.run_url(),
+                run_url=self.settings.run_url,
                 budget=self.out.summary_room,
             )
         )
-        if not ok:
-            raise self.fail_from(run, command)
-        return Result(summary=f"{command} {self.env}: ok")
+
+    # -- the rest -------------------------------------------------------------------------------------
+
+    def drift(self) -> Result:
+        from ci_deployer.commands.drift import drift_env
+        from ci_deployer.report import drift as report
+
+        with self.session("drift") as session:
+            result = drift_env(session)
+        self.annotate_drift(result.plan)
+        self.out.echo(report.render(result, "text"))
+        self.out.append_summary(
+            markdown.render_result(
+                command="drift",
+                env=self.env,
+                ok=not result.failing,
+                status=report.render(result, "text").splitlines()[-1],
+                body=report.render(result, "text"),
+                run_url=self.settings.run_url,
+                budget=self.out.summary_room,
+            )
+        )
+        summary = f"{self.env}: {len(result.plan.drift)} drifted, {len(result.plan.unmanaged)} unmanaged"
+        if result.failing:
+            return Result(exit_code=EXIT_DRIFT, failure_reason="drift", summary=summary)
+        return Result(summary=summary)
+
+    def gate(self) -> Result:
+        with self.session("gate", validate=False) as session:
+            request = compose.GateRequest(
+                ticket=self.inputs.ticket or None, break_glass_reason=self.inputs.break_glass_reason or None
+            )
+            report = compose.evaluate_gates(session, self.settings, self.root, request, github=self.github)
+        self.enforce_gates(report)
+        return Result(summary=f"gates for {self.env}: allowed")
+
+    def rollback(self) -> Result:
+        from ci_deployer.engine.operations import ApplyOptions, rollback
+        from ci_deployer.gates.hook import report_writer
+
+        if not self.inputs.snapshot:
+            raise ConfigError(
+                "command `rollback` needs the `snapshot` input", hint="set `snapshot:` to a snapshot file"
+            )
+        snapshot = Path(self.inputs.snapshot)
+        snapshot = snapshot if snapshot.is_absolute() else self.settings.workspace / snapshot
+        record = None
+        try:
+            with self.session("rollback") as session:
+                request = compose.GateRequest(
+                    ticket=self.inputs.ticket or None,
+                    break_glass_reason=self.inputs.break_glass_reason or None,
+                    backup=self.work_dir / "backup-before.json",
+                    rollback_of_known_snapshot=True,
+                )
+                check = compose.pre_write_check(
+                    session, self.settings, self.root, request, github=self.github, record=report_writer(self.work_dir)
+                )
+                record = self.start_deployment()
+                with cancellable() as cancel:
+                    options = ApplyOptions(
+                        out_dir=self.work_dir,
+                        allow_deletes=True if self.inputs.allow_deletes else None,
+                        pre_write_check=check,
+                        progress=LineProgress(lambda line: self.out.echo(neutralize(line))),
+                        cancel=cancel,
+                    )
+                    result = rollback(session, snapshot, options)
+        except DeployerError as error:
+            self.finish_apply(record, None, Failure.of(error))
+            raise
+        self.finish_apply(record, result, None)
+        return Result(summary=f"{self.env}: rolled back to {self.inputs.snapshot}")
+
+    def unavailable(self) -> Result:
+        raise DeployerError(
+            f"`{self.inputs.command}` is not available in this version of the action yet",
+            hint="see the README's status section",
+        )
 
 
 def _plural(count: int, word: str) -> str:
@@ -663,14 +734,6 @@ def _write_outputs(out: commands.Workflow, result: Result, artifacts_dir: str) -
         out.set_output(name, values[name])
 
 
-def _display_dir(ctx: context.ActionContext, path: Path) -> str:
-    """The work dir as later steps can use it: workspace-relative when inside the workspace."""
-    try:
-        return path.resolve().relative_to(ctx.workspace.resolve()).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def main(environ: Mapping[str, str], *, stdout: TextIO | None = None, services: Services | None = None) -> int:
     """Run the action for the environment ``environ``; returns the process exit code."""
     output_file = environ.get("GITHUB_OUTPUT") or None
@@ -680,39 +743,35 @@ def main(environ: Mapping[str, str], *, stdout: TextIO | None = None, services: 
         output_file=Path(output_file) if output_file else None,
         summary_file=Path(summary_file) if summary_file else None,
     )
-    # Tokens are secrets too: register them before anything is printed.
-    for name in ("INPUT_GITHUB_TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"):
+    # Tokens are secrets too: masked before anything is printed.
+    for name in ("INPUT_GITHUB_TOKEN", "GITHUB_TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"):
         if environ.get(name):
             out.add_mask(environ[name])
-    out.mask_registered()
     result = Result()
-    artifacts_dir = ""
-    try:
-        ctx = context.from_environ(environ)
-        action = ActionRun(ctx, out, services or Services())
-        action.work_dir.mkdir(parents=True, exist_ok=True)
-        artifacts_dir = _display_dir(ctx, action.work_dir)
-        result = action.run()
-    except CommandFailed as error:
-        result = Result(
-            exit_code=error.exit_code or EXIT_FAILED, failure_reason=error.failure_reason, summary=str(error)
-        )
-        out.error(f"{error}" + (f"\nhint: {error.hint}" if error.hint else ""))
-    except DeployerError as error:
-        code = EXIT_DRIFT if error.failure_reason == "drift" else EXIT_FAILED
-        result = Result(exit_code=code, failure_reason=error.failure_reason, summary=str(error))
-        out.error(f"{error}" + (f"\nhint: {error.hint}" if error.hint else ""))
-    except Exception as exc:  # a bug: exit 4 and say where the details are
-        from ci_deployer.cli import _write_crash_log
+    state: dict[str, str] = {"artifacts_dir": "", "prefix": ""}
 
-        path = _write_crash_log(exc)
-        result = Result(
-            exit_code=EXIT_INTERNAL, failure_reason="error", summary=f"internal error: {type(exc).__name__}"
-        )
-        out.error(f"internal error: {type(exc).__name__} (a bug in ci-deployer). Details were written to {path}")
-    out.mask_registered()
+    def body() -> int:
+        nonlocal result
+        settings = Settings.from_environ(environ)
+        action = ActionRun(settings, read_inputs(environ), out, services or Services())
+        action.work_dir.mkdir(parents=True, exist_ok=True)
+        state["artifacts_dir"] = action.display_dir()
+        state["prefix"] = action.prefix
+        result = action.run()
+        return result.exit_code
+
+    def report(failure: Failure) -> None:
+        nonlocal result
+        result = Result(exit_code=failure.exit_code, failure_reason=failure.failure_reason, summary=failure.message)
+        out.error(failure.message + (f"\nhint: {failure.hint}" if failure.hint else ""))
+        for finding in failure.findings:
+            if isinstance(finding, Finding):
+                out.annotate(commands.finding_annotation(finding, state["prefix"]))
+
+    runner_temp = environ.get("RUNNER_TEMP")
+    guarded(body, report, crash_dir=Path(runner_temp) if runner_temp else None)
     result.summary = redact.redact(result.summary.splitlines()[0] if result.summary else "")
-    _write_outputs(out, result, artifacts_dir)
+    _write_outputs(out, result, state["artifacts_dir"])
     return result.exit_code
 
 

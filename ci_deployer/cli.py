@@ -1,12 +1,6 @@
-"""Command-line entry point: parse arguments, dispatch to one module per command, map errors to exit codes.
-
-Exit codes (stable, documented in the README):
-    0  success / no changes
-    1  refused or failed (bad input, API failure, gate refused, stale plan)
-    2  plan has changes (only with ``--detailed-exitcode``)
-    3  drift found where the environment's drift policy is ``fail``
-    4  internal error (a bug): the message says where the details were written
-"""
+"""Command-line entry point: parse arguments, read the settings once, dispatch to one module per
+command, and report failures through the one error handler (:mod:`ci_deployer.error_handler`, which
+also documents the exit codes)."""
 
 from __future__ import annotations
 
@@ -15,20 +9,11 @@ import importlib
 import json
 import os
 import sys
-import tempfile
-import traceback
-from collections.abc import Sequence
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
-from ci_deployer import __version__, redact
-from ci_deployer.errors import DeployerError, DriftFound
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_CHANGES = 2
-EXIT_DRIFT = 3
-EXIT_INTERNAL = 4
+from ci_deployer import __version__
+from ci_deployer.error_handler import Failure, guarded
+from ci_deployer.settings import Settings
 
 # command name → (module under ci_deployer.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -42,13 +27,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gate": ("gate", "evaluate the protection gates and print the promotion checklist"),
     "emulator": ("emulator", "run the Vapi-compatible emulator"),
 }
-
-
-def exit_code_for(error: DeployerError) -> int:
-    """The one place where errors become exit codes."""
-    if isinstance(error, DriftFound):
-        return EXIT_DRIFT
-    return EXIT_FAILED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,52 +45,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _write_crash_log(exc: BaseException) -> Path:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    directory = Path(os.environ.get("RUNNER_TEMP") or tempfile.gettempdir())
-    path = directory / f"ci-deployer-crash-{stamp}-{os.getpid()}.log"
-    text = "".join(traceback.format_exception(exc))
-    path.write_text(redact.redact(f"ci-deployer {__version__}\nargv: {sys.argv!r}\n\n{text}"), encoding="utf-8")
-    return path
-
-
-def report_error(error: DeployerError, fmt: str) -> None:
-    """Print a user-facing error: message, then what to do next; JSON when asked."""
-    message = redact.redact(str(error))
-    hint = redact.redact(error.hint) if error.hint else None
+def report_failure(failure: Failure, fmt: str) -> None:
+    """Print a failure: JSON on stdout with ``--format json``, else the message, the located
+    findings and what to do next on stderr."""
     if fmt == "json":
-        payload = {"ok": False, "failure_reason": error.failure_reason, "error": message, "hint": hint}
-        findings = getattr(error, "findings", None)
-        if findings:
-            payload["findings"] = [f.to_dict() for f in findings]
-        print(json.dumps(payload, indent=2, sort_keys=True))
+        print(json.dumps(failure.to_dict(), indent=2, sort_keys=True))
         return
+    from ci_deployer.logsafe import neutralize
+
     prefix = "::error::" if fmt == "github" else "error: "
-    print(f"{prefix}{message}", file=sys.stderr)
-    if hint:
-        print(f"hint: {hint}", file=sys.stderr)
+    lines = [f"{prefix}{failure.message}" if fmt != "github" else f"{prefix}{_one_line(failure.message)}"]
+    for finding in failure.findings:
+        location = getattr(finding, "location", None)
+        where = location() if callable(location) else ""
+        lines.append(f"  {where}: {getattr(finding, 'message', finding)}")
+        hint = getattr(finding, "hint", None)
+        if hint:
+            lines.append(f"      hint: {hint}")
+    if failure.hint:
+        lines.append(f"hint: {failure.hint}")
+    text = "\n".join(lines)
+    # The first line of the github format is our own command; everything after it is neutralised.
+    head, _, rest = text.partition("\n")
+    sys.stderr.write(head + "\n" + (neutralize(rest) + "\n" if rest else "") if fmt == "github" else text + "\n")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _one_line(text: str) -> str:
+    from ci_deployer.github.commands import escape_data
+
+    return escape_data(text)
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Run one command; returns the process exit code."""
+    args = build_parser().parse_args(argv)
     fmt = getattr(args, "format", "text")
-    try:
-        return int(args._module.run(args))
-    except DeployerError as error:
-        report_error(error, fmt)
-        return exit_code_for(error)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_FAILED
-    except Exception as exc:  # a bug: say where the details are, never dump a traceback on the user
-        path = _write_crash_log(exc)
-        print(
-            f"internal error: {type(exc).__name__} (a bug in ci-deployer). Details were written to {path}; "
-            "please attach that file to a bug report.",
-            file=sys.stderr,
-        )
-        return EXIT_INTERNAL
+    source = os.environ if environ is None else environ
+
+    def body() -> int:
+        settings = Settings.from_environ(source)
+        return int(args._module.run(args, settings))
+
+    runner_temp = source.get("RUNNER_TEMP")
+    from pathlib import Path
+
+    return guarded(
+        body, lambda failure: report_failure(failure, fmt), crash_dir=Path(runner_temp) if runner_temp else None
+    )
 
 
 def entrypoint() -> None:

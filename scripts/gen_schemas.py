@@ -888,6 +888,12 @@ def environments_schema() -> dict[str, Any]:
                         "description": '"embedded" (an in-process emulator org) or the API base URL.',
                     },
                     "token": {"type": "string", "description": "secrets://NAME — never the literal key."},
+                    "data": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "embedded only: the org's folder, relative to the config root "
+                        "(default .ci-deployer/emulator).",
+                    },
                 },
                 "required": ["url"],
                 "additionalProperties": False,
@@ -900,6 +906,11 @@ def environments_schema() -> dict[str, Any]:
                 "description": "Credential ids of this env's org, by slug.",
             },
             "promotesFrom": {"type": "string"},
+            "orgId": {
+                "type": "string",
+                "minLength": 1,
+                "description": "The Vapi org id the env's API key must reach (checked before any write).",
+            },
             "ignore": {"type": "array", "items": {"type": "string"}},
             "drift": {"enum": ["warn", "fail"]},
             "allowDeletes": {"type": "boolean"},

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from ci_deployer.action import OUTPUT_NAMES
-from ci_deployer.github.context import Inputs
+from ci_deployer.github.inputs import Inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -33,8 +33,8 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
 
 
-def test_the_four_example_workflows_exist() -> None:
-    assert [p.name for p in WORKFLOWS] == ["deploy.yml", "drift.yml", "pr-plan.yml", "promote-prod.yml"]
+def test_the_example_workflows_exist() -> None:
+    assert [p.name for p in WORKFLOWS] == ["deploy.yml", "drift.yml", "pr-plan.yml", "promote-prod.yml", "release.yml"]
 
 
 def test_action_metadata_matches_its_schema() -> None:
@@ -62,7 +62,8 @@ def test_zizmor_has_no_findings() -> None:
 def test_action_yml_declares_what_the_action_reads_and_writes() -> None:
     action = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
     assert action["runs"] == {"using": "docker", "image": "Dockerfile"}
-    assert set(action["inputs"]) == set(Inputs.__dataclass_fields__)
+    # `github_token` is read with the run's settings (INPUT_GITHUB_TOKEN), the rest as typed inputs.
+    assert set(action["inputs"]) == set(Inputs.__dataclass_fields__) | {"github_token"}
     assert set(action["outputs"]) == set(OUTPUT_NAMES)
     assert action["inputs"]["github_token"]["default"] == "${{ github.token }}"
     assert action["inputs"]["comment"]["default"] == "true"
@@ -83,15 +84,3 @@ def test_every_example_pins_actions_by_full_commit_sha() -> None:
         if "VAPI_TOKEN_PROD:" in text and workflow.name != "drift.yml":
             assert "environment: prod" in text, f"{workflow.name}: prod secrets only in the `environment: prod` job"
 
-
-def test_dockerfile_follows_the_container_action_rules() -> None:
-    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    assert "FROM python:3.12-slim" in dockerfile
-    assert 'ENTRYPOINT ["/opt/venv/bin/ci-deployer-action"]' in dockerfile
-    assert "pip install --no-cache-dir /src" in dockerfile and "-e " not in dockerfile
-    for needed in ("PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1", "PIP_NO_CACHE_DIR=1", "safe.directory '*'"):
-        assert needed in dockerfile
-    instructions = {line.split()[0] for line in dockerfile.splitlines() if line and not line.startswith((" ", "#"))}
-    assert not instructions & {"USER", "WORKDIR"}  # GitHub docs: both break container actions
-    ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
-    assert {".git", ".venv", "tests"} <= set(ignored)

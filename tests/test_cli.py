@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ci_deployer import cli, redact
+from ci_deployer import cli, error_handler, redact
 from ci_deployer.errors import ApiError, DeployerError, DriftFound
 
 
@@ -15,9 +15,9 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_exit_codes_are_decided_in_one_place() -> None:
-    assert cli.exit_code_for(DriftFound("drift")) == cli.EXIT_DRIFT
-    assert cli.exit_code_for(ApiError("GET", "/assistant", 500, "boom")) == cli.EXIT_FAILED
-    assert cli.exit_code_for(DeployerError("x")) == cli.EXIT_FAILED
+    assert error_handler.exit_code_for(DriftFound("drift")) == error_handler.EXIT_DRIFT
+    assert error_handler.exit_code_for(ApiError("GET", "/assistant", 500, "boom")) == error_handler.EXIT_FAILED
+    assert error_handler.exit_code_for(DeployerError("x")) == error_handler.EXIT_FAILED
 
 
 def test_internal_error_writes_crash_log_without_secrets(
@@ -26,7 +26,7 @@ def test_internal_error_writes_crash_log_without_secrets(
     monkeypatch.setenv("RUNNER_TEMP", str(tmp_path))
     redact.register("sk-live-supersecret")
 
-    def boom(args: object) -> int:
+    def boom(args: object, settings: object) -> int:
         raise ValueError("token sk-live-supersecret broke")
 
     from ci_deployer.commands import plan
@@ -34,7 +34,7 @@ def test_internal_error_writes_crash_log_without_secrets(
     monkeypatch.setattr(plan, "run", boom)
     code = cli.main(["plan", "--env", "dev"])
     err = capsys.readouterr().err
-    assert code == cli.EXIT_INTERNAL
+    assert code == error_handler.EXIT_INTERNAL
     assert "internal error: ValueError" in err
     logs = list(tmp_path.glob("ci-deployer-crash-*.log"))  # type: ignore[attr-defined]
     assert len(logs) == 1

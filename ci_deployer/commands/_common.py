@@ -1,18 +1,13 @@
-"""Arguments shared by several commands."""
+"""Arguments shared by several commands, and how they become collaborators."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+
+from ci_deployer.engine.state import StateBackend
 
 FORMATS = ("text", "json", "github")
-
-
-def default_config_dir() -> Path:
-    """DESIGN §2: ``--config`` defaults to ./platform when it exists, else the current folder."""
-    platform = Path("platform")
-    return platform if (platform / "environments.yaml").exists() else Path()
 
 
 def add_config(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +34,8 @@ def add_env(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
 
 
 def config_dir(args: argparse.Namespace) -> Path:
+    from ci_deployer.compose import default_config_dir
+
     return args.config if args.config is not None else default_config_dir()
 
 
@@ -53,17 +50,8 @@ def add_state_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def state_root(args: argparse.Namespace) -> Path | None:
-    """The ``--state-dir`` given, or None for the default under the config root."""
-    value = getattr(args, "state_dir", None)
-    return value if isinstance(value, Path) else None
+def state_backend(args: argparse.Namespace, root: Path) -> StateBackend:
+    """The local state on ``--state-dir`` or the default folder under the config root."""
+    from ci_deployer.compose import local_state
 
-
-def state_backend(args: argparse.Namespace) -> Any:
-    """A local state backend on ``--state-dir``, or None (the session's default)."""
-    root = state_root(args)
-    if root is None:
-        return None
-    from ci_deployer.engine.state import LocalStateBackend
-
-    return LocalStateBackend(root)
+    return local_state(root, getattr(args, "state_dir", None))

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ci_deployer import redact
 from ci_deployer.commands import _common
-from ci_deployer.errors import DeployerError
+from ci_deployer.engine.apply import ApplyResult
+from ci_deployer.engine.plan import Plan
+from ci_deployer.errors import DeployerError, StateError
+from ci_deployer.settings import Settings
+
+if TYPE_CHECKING:
+    from ci_deployer.compose import GateRequest
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,41 +64,39 @@ def add_apply_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def gate_check(
-    session: Any, args: argparse.Namespace, out_dir: Path, reviewed_hash: str | None, *, rollback: bool = False
-) -> Any:
-    """The gates as apply's pre-write check, for environments with ``protection`` or ``promotesFrom``
-    (unprotected environments have nothing to enforce).  Built here, at the composition root, from
-    the process environment, the clock and the command's inputs."""
-    environment = session.environment
-    if environment.protection is None and environment.promotes_from is None:
-        return None
-    from datetime import UTC, datetime
-
-    from ci_deployer.engine.operations import BACKUP_FILE
-    from ci_deployer.gates.collect import github_source, snapshot_reader
-    from ci_deployer.gates.hook import pre_write_check, report_writer
-
-    return pre_write_check(
-        session.root,
-        session.repo,
-        os.environ,
-        lambda: datetime.now(UTC),
-        sha=session.sha,
-        ticket=args.ticket,
-        break_glass_reason=args.break_glass_reason,
-        attestations=args.attest,
-        reviewed_plan_hash=reviewed_hash,
-        backup_path=out_dir / BACKUP_FILE,
-        read_snapshot=snapshot_reader(_common.state_root(args)),
-        rollback_of_known_snapshot=rollback,
-        github=github_source(os.environ),
-        record=report_writer(out_dir),
-    )
+def read_plan(path: Path, env: str) -> Plan:
+    """The reviewed plan file (``plan --out``), checked to be one of ``env``."""
+    try:
+        reviewed = Plan.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        raise StateError(f"cannot read the plan {path}: {exc}", hint="pass the file `plan --out` wrote") from None
+    if reviewed.env != env:
+        raise StateError(f"{path} is a plan for {reviewed.env}, not {env}", hint=f"pass a plan of {env}")
+    return reviewed
 
 
-def confirm_or_refuse(args: argparse.Namespace, plan_text: str | None) -> None:
-    """Refuse at once without a TTY (DESIGN §3); ask on a terminal."""
+def prompt_summary(plan: Plan) -> str:
+    """What a person is asked to approve, most important first: the counts, then every destructive
+    change; the full diff only on request."""
+    from ci_deployer.report.plan import counts_line
+
+    lines = [f"{plan.env}: {counts_line(plan.summary)}"]
+    deletes = [c for c in plan.changes if c.action == "delete"]
+    if deletes:
+        lines.append(f"⚠️  {len(deletes)} resource(s) will be DELETED:")
+        lines += [
+            f"  - {c.key}" + (f" ({c.name})" if c.name else "") + (" [blocked]" if c.blocked else "") for c in deletes
+        ]
+    replaced = [c for c in plan.changes if c.action in ("rename", "adopt") and c.fields]
+    if replaced:
+        lines.append(f"{len(replaced)} resource(s) taken over or renamed with changes:")
+        lines += [f"  - {c.action} {c.key}" for c in replaced]
+    return "\n".join(lines) + "\n"
+
+
+def confirm_or_refuse(args: argparse.Namespace, plan: Plan | None, full_text: Callable[[], str] | None = None) -> None:
+    """Refuse at once without a TTY (DESIGN §3); on a terminal show the summary and ask ('diff' shows
+    every change first)."""
     if args.auto_approve:
         return
     if not sys.stdin.isatty():
@@ -101,20 +105,22 @@ def confirm_or_refuse(args: argparse.Namespace, plan_text: str | None) -> None:
             hint="review the plan and pass --auto-approve "
             "(in CI, apply the reviewed plan with --plan FILE --auto-approve)",
         )
-    if plan_text:
-        sys.stderr.write(plan_text)
-    sys.stderr.write("Apply these changes? Only 'yes' is accepted: ")
-    sys.stderr.flush()
-    if sys.stdin.readline().strip() != "yes":
-        raise DeployerError("apply cancelled; nothing was applied")
+    if plan is not None:
+        sys.stderr.write(prompt_summary(plan))
+    while True:
+        ask = "Apply these changes? 'yes' applies" + (", 'diff' shows every change" if full_text else "") + ": "
+        sys.stderr.write(ask)
+        sys.stderr.flush()
+        answer = sys.stdin.readline().strip()
+        if answer == "diff" and full_text is not None:
+            sys.stderr.write(full_text())
+            continue
+        if answer != "yes":
+            raise DeployerError("apply cancelled; nothing was applied")
+        return
 
 
-def progress(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
-
-
-def print_result(result: Any, fmt: str, out_dir: Path) -> None:
+def print_result(result: ApplyResult, fmt: str, out_dir: Path) -> None:
     if fmt == "json":
         data = result.to_dict()
         data["artifactsDir"] = str(out_dir)
@@ -127,38 +133,62 @@ def print_result(result: Any, fmt: str, out_dir: Path) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    from ci_deployer.engine.compose import open_session
+def gate_request(
+    args: argparse.Namespace, out_dir: Path, reviewed: Plan | None, *, rollback: bool = False
+) -> GateRequest:
+    """What apply (or rollback) asks of the gates: the command's gate inputs and its backup file."""
+    from ci_deployer.compose import GateRequest
+    from ci_deployer.engine.operations import BACKUP_FILE
+
+    return GateRequest(
+        ticket=args.ticket,
+        break_glass_reason=args.break_glass_reason,
+        attestations=tuple(args.attest),
+        reviewed_plan_hash=reviewed.hash if reviewed else None,
+        backup=out_dir / BACKUP_FILE,
+        rollback_of_known_snapshot=rollback,
+    )
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from ci_deployer import compose
     from ci_deployer.engine.operations import ApplyOptions, apply
-    from ci_deployer.engine.plan import Plan
-    from ci_deployer.errors import StateError
+    from ci_deployer.gates.hook import report_writer
+    from ci_deployer.interrupts import cancellable
+    from ci_deployer.progress import for_terminal
     from ci_deployer.report.plan import render_text
 
-    with open_session(_common.config_dir(args), args.env, os.environ, state=_common.state_backend(args)) as session:
-        reviewed = None
-        if args.plan is not None:
-            try:
-                reviewed = Plan.from_dict(json.loads(args.plan.read_text(encoding="utf-8")))
-            except (OSError, ValueError) as exc:
-                raise StateError(
-                    f"cannot read the plan {args.plan}: {exc}", hint="pass the file `plan --out` wrote"
-                ) from None
-            if reviewed.env != session.env:
-                raise StateError(f"{args.plan} is a plan for {reviewed.env}, not {session.env}")
-        preview = None
+    root = _common.config_dir(args)
+    with compose.open_session(settings, root, args.env, state=_common.state_backend(args, root)) as session:
+        reviewed = read_plan(args.plan, session.env) if args.plan is not None else None
         if not args.auto_approve and sys.stdin.isatty():
-            preview = render_text(session.plan(adopt=args.adopt, allow_deletes=args.allow_deletes).plan)
-        confirm_or_refuse(args, preview)
-        out_dir = args.out_dir or session.runs_dir()
-        options = ApplyOptions(
-            out_dir=out_dir,
-            reviewed=reviewed,
-            allow_deletes=args.allow_deletes,
-            adopt=args.adopt,
-            overwrite_drift=args.overwrite_drift,
-            pre_write_check=gate_check(session, args, out_dir, reviewed.hash if reviewed else None),
-            progress=progress,
+            preview = session.plan(adopt=args.adopt, allow_deletes=args.allow_deletes).plan
+            if not preview.has_changes and not preview.drift:
+                sys.stdout.write(f"{session.env}: No changes. The org matches the config; nothing to apply.\n")
+                return 0
+            confirm_or_refuse(args, preview, lambda: render_text(preview))
+        else:
+            confirm_or_refuse(args, None)
+        out_dir = args.out_dir or compose.runs_dir(root, session.env)
+        check = compose.pre_write_check(
+            session,
+            settings,
+            root,
+            gate_request(args, out_dir, reviewed),
+            github=compose.github_source(settings),
+            record=report_writer(out_dir),
         )
-        result = apply(session, options)
+        with cancellable() as cancel:
+            options = ApplyOptions(
+                out_dir=out_dir,
+                reviewed=reviewed,
+                allow_deletes=args.allow_deletes,
+                adopt=args.adopt,
+                overwrite_drift=args.overwrite_drift,
+                pre_write_check=check,
+                progress=for_terminal(ci=settings.ci),
+                cancel=cancel,
+            )
+            result = apply(session, options)
         print_result(result, args.format, out_dir)
         return 0

@@ -11,6 +11,7 @@ from types import FrameType
 
 from ci_deployer import redact
 from ci_deployer.errors import DeployerError
+from ci_deployer.settings import Settings
 
 DEFAULT_ORG = ("default", "dev-token")
 
@@ -63,7 +64,7 @@ def _rate(name: str, value: float) -> float:
     return value
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the emulator until interrupted; returns 0 on a clean stop."""
     if getattr(args, "emulator_command", None) != "serve":
         raise DeployerError("`ci-deployer emulator` needs a subcommand", hint="run `ci-deployer emulator serve`")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from ci_deployer import redact
 from ci_deployer.commands import _common
+from ci_deployer.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,12 +19,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write the documents to")
 
 
-def run(args: argparse.Namespace) -> int:
-    from ci_deployer.engine.compose import open_session
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from ci_deployer import compose
     from ci_deployer.engine.export import export
 
-    with open_session(_common.config_dir(args), args.env, os.environ, validate=False) as session:
-        result = export(session, args.out)
+    root = _common.config_dir(args)
+    with compose.open_session(settings, root, args.env, validate=False) as session:
+        result = export(session, args.out, root)
         if args.format == "json":
             data = {"formatVersion": 1, "kind": "export", "env": args.env, "out": str(args.out), **vars(result)}
             sys.stdout.write(redact.redact(json.dumps(data, indent=2)) + "\n")

@@ -6,26 +6,25 @@ the report (docs in :mod:`ci_deployer.gates.model`) when allowed, the error with
 ``findings`` when refused.  ``--checklist-out FILE`` also writes ``[{id, title, status, evidence}]``
 for the GitHub edge (PR comment, job summary).
 
-Approvals are read from GitHub when ``GITHUB_TOKEN`` and ``GITHUB_REPOSITORY`` are set (API base
-from ``GITHUB_API_URL``); otherwise they are pending.
+Approvals are read from GitHub when a token (``GITHUB_TOKEN``; the action's ``github_token`` input)
+and ``GITHUB_REPOSITORY`` are set (API base from ``GITHUB_API_URL``); otherwise they are pending.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ci_deployer.commands import _common
 from ci_deployer.errors import ConfigError
+from ci_deployer.gates.model import GateReport
+from ci_deployer.settings import Settings
 
 if TYPE_CHECKING:
-    from ci_deployer.gates.model import GateReport
     from ci_deployer.github.client import ClientOptions
 
 
@@ -49,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checklist-out", type=Path, metavar="FILE", help="also write the checklist as JSON here")
 
 
-def _plan_hash(path: Path | None) -> str | None:
+def plan_hash_of(path: Path | None) -> str | None:
+    """The ``hash`` of a plan file (``plan --out``)."""
     if path is None:
         return None
     try:
@@ -64,57 +64,45 @@ def _plan_hash(path: Path | None) -> str | None:
     return value
 
 
-def gate(
-    args: argparse.Namespace,
-    environ: Mapping[str, str],
-    now: datetime,
-    *,
-    github_options: ClientOptions | None = None,
-) -> GateReport:
-    """Gather the evidence and evaluate the gates of ``args.env`` (no printing)."""
-    from ci_deployer.config.loader import load_repo
-    from ci_deployer.engine.compose import git_sha
-    from ci_deployer.gates.collect import collect_inputs, github_source, snapshot_reader
-    from ci_deployer.gates.evaluate import evaluate
-
-    root = _common.config_dir(args)
-    repo, _ = load_repo(root)  # problems are reported by the `config` line (validation)
-    if args.env not in repo.environments:
-        known = ", ".join(repo.environments) or "none"
-        raise ConfigError(f"unknown environment {args.env!r}", path="environments.yaml", hint=f"known: {known}")
-    inputs = collect_inputs(
-        root,
-        repo,
-        args.env,
-        environ,
-        now,
-        sha=args.sha or git_sha(root, environ),
-        ticket=args.ticket,
-        break_glass_reason=args.break_glass_reason,
-        attestations=args.attest,
-        plan_hash=_plan_hash(args.plan),
-        reviewed_plan_hash=args.reviewed_plan_hash,
-        github=github_source(environ, github_options),
-        read_snapshot=snapshot_reader(_common.state_root(args)),
-    )
-    return evaluate(repo.environments[args.env], inputs)
-
-
-def emit(report: GateReport, args: argparse.Namespace) -> int:
-    """Print the report in ``args.format``, write ``--checklist-out``, and enforce it."""
+def emit(report: GateReport, fmt: str, checklist_out: Path | None) -> int:
+    """Print the report in ``fmt``, write ``checklist_out``, and enforce it."""
     from ci_deployer.gates import render
     from ci_deployer.gates.evaluate import enforce
 
-    if args.checklist_out is not None:
-        args.checklist_out.parent.mkdir(parents=True, exist_ok=True)
-        args.checklist_out.write_text(json.dumps(report.checklist(), indent=2, ensure_ascii=False) + "\n", "utf-8")
+    if checklist_out is not None:
+        checklist_out.parent.mkdir(parents=True, exist_ok=True)
+        checklist_out.write_text(json.dumps(report.checklist(), indent=2, ensure_ascii=False) + "\n", "utf-8")
     # JSON: one document on stdout; a refusal's error output carries the checklist itself.
-    if args.format != "json" or report.allowed:
-        sys.stdout.write(render.reporter(args.format)(report))
+    if fmt != "json" or report.allowed:
+        sys.stdout.write(render.reporter(fmt)(report))
     enforce(report)
     return 0
 
 
-def run(args: argparse.Namespace) -> int:
-    """The CLI entry: the real environment and clock."""
-    return emit(gate(args, os.environ, datetime.now(UTC)), args)
+def gate_report(
+    args: argparse.Namespace,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    github_options: ClientOptions | None = None,
+) -> GateReport:
+    """Gather the evidence and evaluate the gates of ``args.env`` (no printing, not enforced)."""
+    from ci_deployer import compose
+
+    root = _common.config_dir(args)
+    # The `config` line of the checklist reports validation problems: the session does not refuse them.
+    with compose.open_session(settings, root, args.env, validate=False, state=_common.state_backend(args, root)) as s:
+        request = compose.GateRequest(
+            ticket=args.ticket,
+            break_glass_reason=args.break_glass_reason,
+            attestations=tuple(args.attest),
+            plan_hash=plan_hash_of(args.plan),
+            reviewed_plan_hash=args.reviewed_plan_hash,
+            sha=args.sha,
+        )
+        github = compose.github_source(settings, github_options)
+        return compose.evaluate_gates(s, settings, root, request, github=github, now=now)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    return emit(gate_report(args, settings), args.format, args.checklist_out)

@@ -7,14 +7,16 @@ Exit codes: 0 no changes (or changes without ``--detailed-exitcode``); 2 changes
 from __future__ import annotations
 
 import argparse
-import os
+import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from ci_deployer.commands import _common
-
-EXIT_CHANGES = 2
-EXIT_DRIFT = 3
+from ci_deployer.engine.plan import Plan
+from ci_deployer.engine.session import Session
+from ci_deployer.error_handler import EXIT_CHANGES, EXIT_DRIFT, EXIT_OK
+from ci_deployer.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,36 +44,65 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    from ci_deployer.engine.compose import open_session
+@dataclass
+class PlanOptions:
+    """How to plan: against the live org or the snapshot (None: the env's ``planAgainst``), adoption,
+    and whether a missing snapshot means "never deployed" (every document a create)."""
+
+    against: str | None = None
+    adopt: bool = False
+    first_deployment: bool = False
+
+
+def plan_env(session: Session, options: PlanOptions) -> Plan:
+    """The plan of the session's env (the typed core the CLI and the action share)."""
+    against = options.against or session.environment.plan_against
+    return session.plan(against=against, adopt=options.adopt, first_deployment=options.first_deployment).plan
+
+
+def exit_code(plan: Plan, drift_policy: str, detailed: bool) -> int:
+    """DESIGN §3: drift under ``fail`` → 3 (also with changes); changes → 2 only when asked."""
+    if plan.drift and drift_policy == "fail":
+        return EXIT_DRIFT
+    if plan.has_changes and detailed:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def write_files(plan: Plan, out: Path | None, markdown: Path | None) -> None:
+    """``--out`` (the plan JSON) and ``--markdown`` (the same Markdown the PR comment shows)."""
     from ci_deployer.report import plan as report
 
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(plan.to_json(), encoding="utf-8")
+    if markdown is not None:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(report.render_markdown(plan), encoding="utf-8")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from ci_deployer import compose
+    from ci_deployer.engine.state import SnapshotFileState
+    from ci_deployer.report import plan as report
+    from ci_deployer.report.locations import config_prefix
+
     root = _common.config_dir(args)
-    state = _common.state_backend(args)
+    state = _common.state_backend(args, root)
     if args.snapshot is not None:
-        from ci_deployer.engine.compose import STATE_DIR
-        from ci_deployer.engine.state import LocalStateBackend, SnapshotFileState
-
-        state = SnapshotFileState(args.snapshot, state or LocalStateBackend(root.joinpath(*STATE_DIR)))
-    with open_session(root, args.env, os.environ, state=state) as session:
-        against = "snapshot" if args.snapshot is not None else args.against or session.environment.plan_against
-        ctx = session.plan(against=against, adopt=args.adopt)
-        plan = ctx.plan
-        if args.out is not None:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(plan.to_json(), encoding="utf-8")
-        if args.markdown is not None:
-            args.markdown.parent.mkdir(parents=True, exist_ok=True)
-            args.markdown.write_text(report.render_markdown(plan), encoding="utf-8")
-        render = {"text": report.render_text, "json": report.render_json, "github": report.render_github}[args.format]
-        sys.stdout.write(render(plan))
-        return exit_code(plan.has_changes, bool(plan.drift), session.environment.drift, args.detailed_exitcode)
-
-
-def exit_code(has_changes: bool, has_drift: bool, drift_policy: str, detailed: bool) -> int:
-    """DESIGN §3: drift under ``fail`` → 3 (also with changes); changes → 2 only when asked."""
-    if has_drift and drift_policy == "fail":
-        return EXIT_DRIFT
-    if has_changes and detailed:
-        return EXIT_CHANGES
-    return 0
+        state = SnapshotFileState(args.snapshot, state)
+    with compose.open_session(settings, root, args.env, state=state) as session:
+        against = "snapshot" if args.snapshot is not None else args.against
+        plan = plan_env(session, PlanOptions(against=against, adopt=args.adopt))
+        write_files(plan, args.out, args.markdown)
+        code = exit_code(plan, session.environment.drift, args.detailed_exitcode)
+        if args.format == "json":
+            data = plan.to_dict()
+            if code == EXIT_DRIFT:
+                data["failure_reason"] = "drift"
+            sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        elif args.format == "github":
+            sys.stdout.write(report.render_github(plan, prefix=config_prefix(root, settings.workspace)))
+        else:
+            sys.stdout.write(report.render_text(plan))
+        return code

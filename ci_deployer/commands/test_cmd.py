@@ -6,6 +6,7 @@ import argparse
 
 from ci_deployer.commands import _common
 from ci_deployer.errors import DeployerError
+from ci_deployer.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _common.add_format(parser)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     raise DeployerError(
         "`ci-deployer test` is not available in this version yet",
         hint="see the README's status section for what this version can do",

@@ -1,7 +1,8 @@
 """`ci-deployer validate`: schemas, references, duplicates, names, templates, plaintext secrets and,
 with ``--base REF``, backward compatibility of tool parameter schemas.
 
-Findings are printed through a reporter (text, json, github); exit 1 when any is an error.
+Findings are printed through a reporter (text, json, github) with paths relative to the workspace
+(the working directory, or ``GITHUB_WORKSPACE`` in Actions); exit 1 when any is an error.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import sys
 from pathlib import Path
 
 from ci_deployer.commands import _common
+from ci_deployer.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,13 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     from ci_deployer.validate import report, runner
 
     root: Path = _common.config_dir(args)
     envs = None if not args.env or "all" in args.env else list(args.env)
     result = runner.run(root, envs, args.base)
-    findings = report.relocate(result.findings, root)
+    findings = report.relocate(result.findings, root, settings.workspace)
     output = report.reporter(args.format)(findings, documents=result.documents, environments=result.environments)
     sys.stdout.write(output)
     return 0 if result.ok else 1

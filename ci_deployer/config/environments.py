@@ -32,6 +32,7 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TOP_KEYS = ("apiVersion", "defaults", "environments")
 ENV_KEYS = (
     "org",
+    "orgId",
     "api",
     "params",
     "credentials",
@@ -154,9 +155,18 @@ def _environment(check: _Checker, name: str, data: dict[str, Any], path: Path) -
         check.error((*path, "org"), "E-ENV-ORG", f"environment {name!r} has no org", "add `org: <org name>`")
         return None
     api = check.map_of(data.get("api"), (*path, "api"), "api")
-    check.unknown_keys(api, ("url", "token"), (*path, "api"), "api")
+    check.unknown_keys(api, ("url", "token", "data"), (*path, "api"), "api")
     url = api.get("url")
     token = api.get("token")
+    data_dir = api.get("data")
+    if data_dir is not None and (url != "embedded" or not isinstance(data_dir, str) or not data_dir):
+        check.error(
+            (*path, "api", "data"),
+            "E-ENV-API",
+            f"environment {name!r}: api.data is the folder of an embedded org (a path), only with url: embedded",
+            "remove it, or write `api: {url: embedded, data: ../other/.ci-deployer/emulator}`",
+        )
+        data_dir = None
     if not isinstance(url, str) or not (url == "embedded" or re.match(r"^https?://[^\s/]+", url)):
         check.error(
             (*path, "api", "url"),
@@ -195,6 +205,15 @@ def _environment(check: _Checker, name: str, data: dict[str, Any], path: Path) -
                 f"credential {slug!r} must be a Vapi credential id (a string)",
                 "quote the id",
             )
+    org_id = data.get("orgId")
+    if org_id is not None and not (isinstance(org_id, str) and org_id):
+        check.error(
+            (*path, "orgId"),
+            "E-ENV-TYPE",
+            "orgId must be the Vapi org id (a string)",
+            "quote the id shown in the Vapi dashboard's organization settings",
+        )
+        org_id = None
     promotes_from = data.get("promotesFrom")
     if promotes_from is not None and not isinstance(promotes_from, str):
         check.error((*path, "promotesFrom"), "E-ENV-TYPE", "promotesFrom must name an environment", "e.g. uat")
@@ -227,7 +246,9 @@ def _environment(check: _Checker, name: str, data: dict[str, Any], path: Path) -
     return Environment(
         name=name,
         org=org,
+        org_id=org_id,
         api_url=url,
+        embedded_data=data_dir,
         api_token=token,
         params=params,
         credentials={k: v for k, v in credentials.items() if isinstance(v, str)},

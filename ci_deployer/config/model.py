@@ -73,6 +73,8 @@ class Environment:
     allow_deletes: bool = True
     plan_against: PlanAgainst = "live"
     position: Position = Position("environments.yaml")
+    org_id: str | None = None  # optional pin: the Vapi org id the env's key must reach
+    embedded_data: str | None = None  # api.data: an embedded org's folder, relative to the config root
 
 
 @dataclass

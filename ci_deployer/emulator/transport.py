@@ -38,11 +38,15 @@ class EmulatorTransport(httpx.BaseTransport):
         return httpx.Response(outcome.status, headers=outcome.headers, content=outcome.body, request=request)
 
 
-def embedded_emulator(config_root: Path) -> Emulator:
-    """The process-wide emulator for a config repository (one per data folder, so writes are shared)."""
+DEFAULT_DATA = Path(".ci-deployer", "emulator")
+
+
+def embedded_emulator(config_root: Path, data: Path = DEFAULT_DATA) -> Emulator:
+    """The process-wide emulator of a data folder (``data``, relative to the config root): one per
+    folder, so every session of the process shares its writes."""
     from ci_deployer.emulator.app import Emulator
 
-    data_dir = (config_root / ".ci-deployer" / "emulator").resolve()
+    data_dir = (config_root / data).resolve()
     with _embedded_lock:
         emulator = _embedded.get(data_dir)
         if emulator is None:
@@ -50,10 +54,11 @@ def embedded_emulator(config_root: Path) -> Emulator:
         return emulator
 
 
-def embedded_transport(config_root: Path, org: str) -> httpx.BaseTransport:
-    """The ``api: {url: embedded}`` default: org ``org`` stored under ``<config_root>/.ci-deployer/emulator/``.
+def embedded_transport(config_root: Path, org: str, data: Path = DEFAULT_DATA) -> httpx.BaseTransport:
+    """The ``api: {url: embedded}`` default: org ``org`` stored under ``<config_root>/.ci-deployer/emulator/``
+    (or the ``api.data`` folder, relative to the config root).
 
     The org is created on first use.  Any bearer token (or none) is accepted: the data is local to
     the config repository and nothing is reachable from outside the process.
     """
-    return EmulatorTransport(embedded_emulator(config_root), org=org)
+    return EmulatorTransport(embedded_emulator(config_root, data), org=org)

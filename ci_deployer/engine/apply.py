@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import builtins
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -24,7 +23,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ci_deployer import redact
-from ci_deployer.config.model import Environment
 from ci_deployer.config.secrets import SecretResolver, substitute
 from ci_deployer.engine import graph
 from ci_deployer.engine.auditlog import current_operation
@@ -40,34 +38,34 @@ from ci_deployer.engine.canonical import (
 )
 from ci_deployer.engine.identity import label_of
 from ci_deployer.engine.model import display_name
-from ci_deployer.engine.plan import Change, PlanContext, kind_order
+from ci_deployer.engine.plan import Change, PlanContext, kind_order, merge_recorded
+from ci_deployer.engine.session import PlatformClient
 from ci_deployer.engine.snapshot import Snapshot, SnapshotRecord
-from ci_deployer.errors import ApiError, DeployerError, TransportError
-from ci_deployer.paths import Path, format_path
-from ci_deployer.platform.kinds import GENERATED_TOOL_TYPES, KINDS
-
-Progress = Callable[[str], None]
-PreWriteCheck = Callable[[Environment, Any], None]
+from ci_deployer.errors import ApiError, DeployerError
+from ci_deployer.paths import Path
+from ci_deployer.platform.kinds import GENERATED_TOOL_TYPES, KB_TOOL, KINDS, owner_of
+from ci_deployer.platform.upsert import create_or_adopt
 
 
-class PlatformClient(Protocol):
-    """What apply needs from :class:`ci_deployer.platform.client.VapiClient`."""
+class Progress(Protocol):
+    """Where apply reports as it goes (the faces draw a bar or print lines): the number of writes
+    first, then each finished (or skipped) write with its line, then the results."""
 
-    def list(self, kind: str) -> list[dict[str, Any]]: ...
+    def start(self, total: int) -> None: ...
 
-    def create(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]: ...
+    def step(self, result: OpResult, line: str) -> None: ...
 
-    def update(self, kind: str, resource_id: str, payload: dict[str, Any]) -> dict[str, Any]: ...
-
-    def delete(self, kind: str, resource_id: str) -> Any: ...
-
-    def map(self, fn: Callable[[Any], Any], items: builtins.list[Any]) -> builtins.list[Any]: ...
+    def finish(self, results: list[OpResult]) -> None: ...
 
 
 class ApplyFailed(DeployerError):
     """Some writes failed; the partial snapshot records what was applied."""
 
     failure_reason = "api-error"
+
+
+class ApplyInterrupted(DeployerError):
+    """A SIGTERM/SIGINT stopped the apply between writes; the partial snapshot records what was done."""
 
 
 class DeletesRefused(DeployerError):
@@ -158,8 +156,16 @@ class Applier:
         sha: str | None,
         run: str | None,
         progress: Progress | None = None,
+        journal: Callable[[dict[str, Any]], None] | None = None,
+        cancel: threading.Event | None = None,
+        checkpoint: Callable[[list[OpResult]], None] | None = None,
     ) -> None:
         self.ctx = ctx
+        self.journal = journal
+        self.cancel = cancel or threading.Event()
+        self.checkpoint = checkpoint
+        self.expected_org = ctx.environment.org_id or (ctx.state.org_id if ctx.state is not None else None)
+        self.wrong_org: str | None = None  # the org a write landed in, when it is not the env's
         self.client = client
         self.resolver = resolver
         self.sha = sha
@@ -180,9 +186,11 @@ class Applier:
             found = self.ids.get(token)
         if found is not None:
             return found
-        if kind == "KnowledgeBase":
+        if kind == KB_TOOL:
             tool = self._kb_tool_id(slug)
             if tool is not None:
+                with self._lock:
+                    self.ids[token] = tool
                 return tool
         raise DeployerError(
             f"{token.removeprefix('ref:')} has no id in {self.env} yet (it was not created)",
@@ -194,7 +202,7 @@ class Applier:
         kb_id = self.ids.get(ref_token("KnowledgeBase", slug))
         if kb_id is None:
             return None
-        if self._kb_tools is None:
+        if self._kb_tools is None or kb_id not in self._kb_tools:  # a base created by this apply: list again
             self._kb_tools = {
                 str(t.get("knowledgeBaseId")): str(t["id"])
                 for t in self.client.list("Tool")
@@ -240,12 +248,19 @@ class Applier:
             return
         symbol = SYMBOLS.get(result.action, "*")
         outcome = result.status if result.status != "failed" else f"FAILED: {result.error}"
+        if result.status == "skipped" and result.error:
+            outcome = result.error
         extra = f" {note}" if note else ""
-        self.progress(
-            redact.redact(f"{symbol} {result.action} {result.key} … {outcome}{extra} ({result.duration_ms:.0f} ms)")
-        )
+        line = f"{symbol} {result.action} {result.key} … {outcome}{extra} ({result.duration_ms:.0f} ms)"
+        self.progress.step(result, redact.redact(line))
 
     def _run(self, result: OpResult, fn: Callable[[], dict[str, Any] | None]) -> OpResult:
+        if self.cancel.is_set():
+            # Interrupted (SIGTERM/SIGINT): no new write starts; the ones in flight finish.
+            result.status = "skipped"
+            result.error = "not attempted: the apply was interrupted"
+            self._say(result)
+            return result
         op_key = f"{self.run or 'run'}:{result.action}:{result.key}"
         token = current_operation.set((op_key, f"{result.action} {result.key}"))
         started = time.perf_counter()
@@ -253,6 +268,7 @@ class Applier:
             response = fn()
             if response is not None and response.get("id") is not None:
                 result.id = str(response["id"])
+                self._check_org(result, response)
                 with self._lock:
                     self.responses[result.key] = response
                     if result.action != "delete":
@@ -264,8 +280,42 @@ class Applier:
         finally:
             result.duration_ms = (time.perf_counter() - started) * 1000
             current_operation.reset(token)
+        if self.journal is not None:
+            self.journal(
+                {
+                    "action": result.action,
+                    "kind": result.kind,
+                    "slug": result.slug,
+                    "id": result.id,
+                    "status": result.status,
+                    "recovered": result.recovered,
+                }
+            )
         self._say(result, "(found after a lost answer)" if result.recovered else "")
         return result
+
+    def _check_org(self, result: OpResult, response: dict[str, Any]) -> None:
+        """An empty org cannot be told from another org by listing it (Vapi has no "who am I"): with
+        the env's org known (``orgId`` pin, or its state), the first answer is checked at once; a
+        write that landed elsewhere is deleted again and the apply stops."""
+        landed = response.get("orgId")
+        if not landed or self.expected_org is None or str(landed) == self.expected_org:
+            return
+        self.wrong_org = str(landed)
+        self.cancel.set()
+        if result.action == "create" and result.id is not None:
+            try:
+                self.client.delete(result.kind, result.id)
+                undone = "deleted again"
+            except DeployerError as exc:
+                undone = f"NOT deleted ({exc}): delete it by hand"
+        else:
+            undone = "not undone (an update)"
+        raise DeployerError(f"{result.action} {result.key} landed in org {landed}, not {self.expected_org}: {undone}")
+
+    def _level_done(self, results: list[OpResult]) -> None:
+        if self.checkpoint is not None:
+            self.checkpoint(list(results))
 
     def create(self, change: Change, deferred: list[Path] | None) -> OpResult:
         result = OpResult("create", change.kind, change.slug)
@@ -277,52 +327,47 @@ class Applier:
         return self._run(result, go)
 
     def _create_or_find(self, change: Change, body: dict[str, Any], result: OpResult) -> dict[str, Any]:
-        attempts = 3
-        for attempt in range(attempts):
-            try:
-                return self.client.create(change.kind, body)
-            except _lost_answer_errors():
-                # The answer was lost: the create may have happened.  Look before retrying, so a
-                # retry never makes a second copy (Vapi has no idempotency keys).
-                found = self._find_created(change, body)
-                if found is not None:
-                    result.recovered = True
-                    return found
-                if attempt == attempts - 1:
-                    raise
-        raise AssertionError("unreachable")
-
-    def _find_created(self, change: Change, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Create; when the answer is lost, find the create before retrying (Vapi has no idempotency
+        keys): by label, else name, else — for nameless kinds — the payload itself."""
         kind = change.kind
-        taken = set(self.ids.values())
         name = display_name(kind, body)
         want = _comparable(kind, body)
-        for obj in self.client.list(kind):
-            if str(obj.get("id")) in taken:
-                continue
+
+        def mine(obj: dict[str, Any]) -> bool:
             if KINDS[kind].labels and label_of(obj, self.env) == change.slug:
-                return obj
-            if name is not None and display_name(kind, obj) == name:
-                return obj
-            if name is None and _comparable(kind, obj, restrict=want) == want:
-                return obj
-        return None
+                return True
+            if name is not None:
+                return display_name(kind, obj) == name
+            return bool(_comparable(kind, obj, restrict=want) == want)
+
+        with self._lock:
+            taken = set(self.ids.values())
+        created, found = create_or_adopt(self.client, kind, body, mine, exclude=taken)
+        result.recovered = found
+        return created
 
     def update(self, change: Change) -> OpResult:
         result = OpResult(change.action, change.kind, change.slug, change.id)
         assert change.id is not None
 
         def go() -> dict[str, Any] | None:
+            if change.state_only:  # already equal to the document: recorded, nothing written
+                return self._live(change.kind, change.id) or {"id": change.id}
             keys = list(change.send) if change.action != "adopt" or change.send else []
             body = self.payload(change.key, keys)
             for key in change.unset:
                 body[key] = None  # Vapi unsets a top-level field sent as null
             if not body:
-                return {"id": change.id}
+                # Nothing to send (an adopt of a resource that already equals the document): what is
+                # live is what the snapshot records, not an empty payload that would read as drift.
+                return self._live(change.kind, change.id) or {"id": change.id}
             assert change.id is not None
             return self.client.update(change.kind, change.id, body)
 
         return self._run(result, go)
+
+    def _live(self, kind: str, rid: str | None) -> dict[str, Any] | None:
+        return next((obj for obj in self.ctx.live.get(kind, []) if str(obj.get("id")) == rid), None)
 
     def patch_deferred(self, key: str, paths: list[Path]) -> OpResult:
         res = self.ctx.desired[key]
@@ -364,6 +409,8 @@ class Applier:
         by_key = {c.key: c for c in writes}
         creating = {c.key for c in writes if c.action == "create"}
         sched = graph.schedule({k: self.ctx.desired_canonical[k] for k in by_key}, creating)
+        if self.progress is not None:
+            self.progress.start(len(writes) + len(sched.deferred) + len(deletes))
         results: list[OpResult] = []
         failed: set[str] = set()
         for level in sched.levels:
@@ -390,20 +437,26 @@ class Applier:
                 results.append(r)
                 if r.status != "ok":
                     failed.add(r.key)
+            self._level_done(results)
         patches = [(k, p) for k, p in sched.deferred.items() if k not in failed]
         if patches:
             for r in self.client.map(lambda item: self.patch_deferred(*item), patches):
                 results.append(r)
+            self._level_done(results)
         for kind in sorted(KINDS, key=kind_order, reverse=True):
             group = [c for c in deletes if c.kind == kind]
             if not group:
                 continue
-            if failed:
+            if failed or self.cancel.is_set():
                 # Never delete after a failed write: a reference the failed write was to remove
                 # may still pin the resource, and the state must stay easy to reason about.
                 for change in group:
                     skipped = OpResult("delete", change.kind, change.slug, change.id, "skipped")
-                    skipped.error = "not attempted: earlier writes failed"
+                    skipped.error = (
+                        "not attempted: the apply was interrupted"
+                        if self.cancel.is_set()
+                        else "not attempted: earlier writes failed"
+                    )
                     self._say(skipped)
                     results.append(skipped)
                 continue
@@ -411,11 +464,16 @@ class Applier:
                 results.append(r)
                 if r.status != "ok":
                     failed.add(r.key)
+            self._level_done(results)
+        if self.progress is not None:
+            self.progress.finish(results)
         return results
 
     # --- the snapshot ------------------------------------------------------------------------------
 
-    def snapshot(self, results: list[OpResult], *, plan_hash: str, logical_hash: str | None) -> Snapshot:
+    def snapshot(
+        self, results: list[OpResult], *, plan_hash: str, logical_hash: str | None, partial: bool = False
+    ) -> Snapshot:
         """The env's state after the writes: written resources from their responses, the others
         carried over from the previous state (so drift stays visible), failed ones as they were."""
         ctx = self.ctx
@@ -432,24 +490,26 @@ class Applier:
             change = changes.get(key)
             if change is not None and change.previous_slug and ctx.state is not None:
                 prev = ctx.state.record(res.kind, change.previous_slug)
-            secret_refs = {
-                format_path(path): {"ref": sp.refs[0], "refs": sp.refs, "hmac": sp.hmac}
-                for path, sp in ctx.secret_paths.get(key, {}).items()
-                if sp.refs
-            }
+            secret_refs = ctx.secret_refs(key)
             if key in ok and key in self.responses:
                 response = self.responses[key]
                 org_id = org_id or response.get("orgId")
                 payload = strip_server_fields(res.kind, response)
                 payload = ids_to_refs(payload, tokens)
                 payload = drop_mirrored(res.kind, payload, want)
-                payload = ctx.masker.mask_live(payload, ctx.expected_secrets(key))
+                payload = ctx.masker.mask_live(payload, ctx.slots(key), want)
                 record = SnapshotRecord(
                     res.kind, res.slug, str(rid), sort_keys(payload), want, secret_refs, content_hash(want)
                 )
                 records.append(record)
             elif key not in touched and rid is not None:
-                if prev is not None and prev.id == rid:
+                if key in ctx.converged and key in ctx.live_canonical:  # live caught up with the config
+                    records.append(
+                        SnapshotRecord(
+                            res.kind, res.slug, rid, ctx.live_canonical[key], want, secret_refs, content_hash(want)
+                        )
+                    )
+                elif prev is not None and prev.id == rid:
                     payload, desired = ctx.follow_renames(prev.payload), ctx.follow_renames(prev.desired)
                     records.append(
                         SnapshotRecord(res.kind, res.slug, rid, payload, desired, prev.secret_refs, prev.hash)
@@ -468,7 +528,7 @@ class Applier:
                 if prev is not None:
                     records.append(prev)  # not deleted (blocked or failed): still ours
         org_id = org_id or _org_id(ctx)
-        complete = all(r.status == "ok" for r in results)
+        complete = not partial and all(r.status == "ok" for r in results)
         secret_hmacs = dict(ctx.state.secret_hmacs) if ctx.state is not None else {}
         if complete:
             secret_hmacs.update(ctx.secret_hmacs)
@@ -483,7 +543,6 @@ class Applier:
             resources=records,
             plan_hash=plan_hash,
             logical_hash=logical_hash,
-            hmac_key=None,
             secret_hmacs=secret_hmacs,
         )
 
@@ -499,15 +558,15 @@ def backup_snapshot(ctx: PlanContext, *, sha: str | None, run: str | None) -> Sn
             key = f"{kind}/{slug}"
             prev = ctx.state.record(kind, slug) if ctx.state is not None else None
             if prev is not None and prev.id == str(obj["id"]):
-                expected = _expected_from(prev)
+                slots = merge_recorded(ctx.slots(key), prev)
                 desired = prev.desired
                 secret_refs = prev.secret_refs
             else:
-                expected = ctx.expected_secrets(key)
+                slots = ctx.slots(key)
                 desired = {}
                 secret_refs = {}
             payload = ids_to_refs(strip_server_fields(kind, obj), tokens)
-            payload = sort_keys(ctx.masker.mask_live(payload, expected))
+            payload = sort_keys(ctx.masker.mask_live(payload, slots, ctx.desired_canonical.get(key)))
             desired = desired or payload
             records.append(
                 SnapshotRecord(kind, slug, str(obj["id"]), payload, desired, secret_refs, content_hash(desired))
@@ -537,32 +596,14 @@ def backup_snapshot(ctx: PlanContext, *, sha: str | None, run: str | None) -> Sn
     )
 
 
-def _lost_answer_errors() -> tuple[type[BaseException], ...]:
-    """Errors meaning "the write may have happened": ours, plus the platform client's
-    ``AmbiguousWriteError`` when that module is present."""
-    import importlib
-
-    try:
-        ambiguous = importlib.import_module("ci_deployer.platform.client").AmbiguousWriteError
-    except (ImportError, AttributeError):
-        return (TransportError,)
-    return (TransportError, ambiguous)
-
-
 def _org_id(ctx: PlanContext) -> str | None:
     return next((str(o["orgId"]) for objs in ctx.live.values() for o in objs if o.get("orgId")), None)
-
-
-def _expected_from(rec: SnapshotRecord) -> dict[Path, tuple[str, str | None]]:
-    from ci_deployer.engine.plan import _recorded_expected
-
-    return _recorded_expected(rec)
 
 
 def _targets(payload: Mapping[str, Any]) -> set[str]:
     from ci_deployer.engine.canonical import iter_ref_tokens
 
-    return {f"{k}/{s}" for _, k, s in iter_ref_tokens(payload)}
+    return {f"{owner_of(k)}/{s}" for _, k, s in iter_ref_tokens(payload)}
 
 
 def _comparable(kind: str, obj: Mapping[str, Any], restrict: Any = None) -> Any:
@@ -574,13 +615,24 @@ def _comparable(kind: str, obj: Mapping[str, Any], restrict: Any = None) -> Any:
     return sort_keys(payload)
 
 
+APPLIED_LISTED = 20
+
+
 def describe_failure(results: list[OpResult]) -> str:
-    """``2 of 7 writes failed: …; applied: …; not attempted: …`` — exactly what happened."""
-    done = [r.key for r in results if r.status == "ok"]
-    failed = [f"{r.action} {r.key} ({r.error})" for r in results if r.status == "failed"]
-    skipped = [f"{r.action} {r.key}" for r in results if r.status == "skipped"]
-    parts = [f"{len(failed)} of {len(results)} writes failed: " + "; ".join(failed)]
-    parts.append("applied: " + (", ".join(done) if done else "nothing"))
-    if skipped:
-        parts.append("not attempted: " + ", ".join(skipped))
-    return redact.redact(". ".join(parts))
+    """Exactly what happened, as a table: every failed and not-attempted write with why, and what
+    was applied (listed up to 20; apply-result.json lists every write)."""
+    done = [r for r in results if r.status == "ok"]
+    failed = [r for r in results if r.status == "failed"]
+    skipped = [r for r in results if r.status == "skipped"]
+    head = (
+        f"{len(failed)} of {len(results)} writes failed, {len(skipped)} not attempted, {len(done)} applied"
+        if failed
+        else f"{len(skipped)} of {len(results)} writes not attempted, {len(done)} applied"
+    )
+    width = max((len(f"{r.action} {r.key}") for r in results), default=10)
+    rows = [f"  ✗ failed         {r.action + ' ' + r.key:<{width}}  {r.error or ''}" for r in failed]
+    rows += [f"  – not attempted  {r.action + ' ' + r.key:<{width}}  {r.error or ''}" for r in skipped]
+    rows += [f"  ✓ applied        {r.action + ' ' + r.key:<{width}}" for r in done[:APPLIED_LISTED]]
+    if len(done) > APPLIED_LISTED:
+        rows.append(f"  ✓ applied        … and {len(done) - APPLIED_LISTED} more (apply-result.json lists every write)")
+    return redact.redact(head + ":\n" + "\n".join(rows))

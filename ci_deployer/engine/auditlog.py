@@ -1,10 +1,18 @@
-"""The apply log: one JSON line per HTTP request (``apply-log.jsonl``).
+"""The apply log (``apply-log.jsonl``): a journal, one JSON line per event, flushed as it happens.
 
-Each line: ``time``, ``method``, ``path``, ``status`` (0: no answer), ``durationMs``, ``attempt``,
-``requestSha256`` / ``responseSha256`` (of the bodies as sent and received: a body is never
-written, so a secret sent in a header value cannot reach the log), ``idempotencyKey`` (the
-operation the request belongs to: the same key on every retry of one write), ``operation``
-(``create Tool/jira``), ``outcome`` and, for failures, a redacted ``error``.
+- ``event: start`` (env, org, run, plan hash) opens it and ``event: end`` (outcome) closes it: a
+  journal without an end is an interrupted apply, read back before the next plan of the env
+  (:func:`interrupted_writes`) so no interrupt can duplicate what it created.
+- ``event: write`` per finished write: action, kind, slug, the id the org gave it, status.
+- ``event: gates``: the gates' verdict before the first write.
+- request lines (no ``event``): ``time``, ``method``, ``path``, ``status`` (0: no answer),
+  ``durationMs``, ``attempt``, ``requestSha256`` / ``responseSha256``, ``idempotencyKey`` (the same on
+  every retry of one write), ``operation`` (``create Tool/jira``), ``outcome`` and, for failures, a
+  redacted ``error``.  A body is never written, and its checksum is taken over the body with every
+  secret value redacted, so a checksum can never confirm a guessed secret.
+
+Every line is flushed when written (a killed process loses nothing the OS has); :meth:`AuditLog.sync`
+makes them durable (``fsync``) between the levels of an apply.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import json
+import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path as FsPath
@@ -27,16 +36,17 @@ current_operation: contextvars.ContextVar[tuple[str, str] | None] = contextvars.
 
 
 def body_sha256(body: Any) -> str | None:
-    """sha256 hex of a body (bytes, text or JSON value); ``None`` when there is no body."""
+    """sha256 hex of a body (bytes, text or JSON value) with every secret value redacted first;
+    ``None`` when there is no body."""
     if body is None or body in (b"", ""):
         return None
     if isinstance(body, bytes):
-        data = body
+        text = body.decode("utf-8", "replace")
     elif isinstance(body, str):
-        data = body.encode("utf-8")
+        text = body
     else:
-        data = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return hashlib.sha256(data).hexdigest()
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(redact.redact(text).encode("utf-8")).hexdigest()
 
 
 def outcome_of(status: int, error: Any) -> str:
@@ -94,12 +104,22 @@ class AuditLog:
         self.write(line)
 
     def write(self, line: dict[str, Any]) -> None:
-        """Append one line (secrets masked)."""
+        """Append one line (secrets masked), flushed at once."""
         text = redact.redact(json.dumps(line, ensure_ascii=False, sort_keys=True))
         with self._lock:
             self._handle.write(text + "\n")
             self._handle.flush()
             self.count += 1
+
+    def event(self, name: str, **fields: Any) -> None:
+        """A journal event line (``start``, ``write``, ``gates``, ``end``)."""
+        self.write({"event": name, "time": datetime.now(UTC).isoformat(), **fields})
+
+    def sync(self) -> None:
+        """Make every line written so far durable (``fsync``)."""
+        with self._lock:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
 
     def close(self) -> None:
         with self._lock:
@@ -112,3 +132,50 @@ class AuditLog:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def interrupted_writes(
+    path: FsPath, env: str, org: str, state_run: str | None = None, state_time: str | None = None
+) -> dict[str, str] | None:
+    """The ids an interrupted apply of ``env`` in ``org`` created, from its journal: ``"Kind/slug"``
+    → id (deleted ones left out).  ``None`` when ``path`` is not such a journal: it finished
+    (``event: end``), belongs to another env or org, or is older than the state (``state_time``, the
+    ISO time it was saved) — unless that state is a checkpoint of the same run (``state_run``)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    created: dict[str, str] = {}
+    started = False
+    for raw in lines:
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            continue  # a line cut by the kill
+        if not isinstance(line, dict):
+            continue
+        event = line.get("event")
+        if event == "start":
+            if line.get("env") != env or line.get("org") != org:
+                return None
+            same_run = state_run is not None and line.get("run") == state_run
+            if state_time and not same_run and _instant(str(line.get("time") or "")) < _instant(state_time):
+                return None
+            started = True
+        elif event == "end":
+            return None
+        elif event == "write" and line.get("status") == "ok" and line.get("id"):
+            key = f"{line.get('kind')}/{line.get('slug')}"
+            if line.get("action") == "delete":
+                created.pop(key, None)
+            elif line.get("action") == "create":
+                created[key] = str(line["id"])
+    return created if started else None
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -4,14 +4,18 @@ DESIGN §5: server-managed fields stripped, ids of managed resources mapped to r
 sorted, the assistant's ``metadata.ciDeployer`` labels removed, secrets never present.
 
 - A *ref token* is the string ``"ref:Kind/slug"`` standing where the API holds an id
-  (``"ref:Tool/jira"``; a knowledge base's generated search tool is ``"ref:KnowledgeBase/docs"``;
+  (``"ref:Tool/jira"``; a knowledge base's generated search tool is ``"ref:KnowledgeBaseTool/docs"``,
+  the base itself ``"ref:KnowledgeBase/docs"``;
   an env credential is ``"ref:Credential/twilio-main"``).  Ids of resources nobody manages stay
   as they are.
-- Secrets: on the desired side a ``secrets://REF`` placeholder stays as written.  Any other value
-  at a secret path (a header value, a secret-ish key) becomes ``"hmac:<16 hex>"``, a keyed hash
-  that compares equal for equal values and reveals nothing.  On the live side a value whose HMAC
-  matches the one recorded for a placeholder becomes that placeholder again, so an unchanged
-  secret compares equal to the config that produced it.
+- Secrets: on the desired side a ``secrets://REF`` placeholder stays as written; a literal at a
+  secret-ish key (validate rejects those) becomes a marker.  A literal header value is config text
+  anyone with the repository can read, and stays.  On the live side a value at a placeholder's path
+  becomes that placeholder again when it is the value sent (it equals the value resolved here, or
+  its keyed HMAC equals the one recorded at the last apply), and when nothing here can tell
+  otherwise; any other value at a secret path becomes a marker: ``"hmac:<16 hex>"`` when the env has
+  an HMAC key (DESIGN §2: a secret the user provides, never stored beside the HMACs), else
+  ``"secret:redacted"``.  Markers never reach a plan hash (:func:`hash_view`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import hmac as _hmac
 import json
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ci_deployer.paths import Path
@@ -161,68 +166,124 @@ def restrict_to(live: Any, desired: Any) -> Any:
     return live
 
 
+def is_secret_key(path: Path) -> bool:
+    """The value of a secret-ish key (``authorization``, ``apiKey``, ``password`` …)."""
+    return bool(path) and isinstance(path[-1], str) and path[-1].lower() in SECRET_KEYS
+
+
 def is_secret_path(path: Path) -> bool:
     """A header value (``…headers.<name>``) or the value of a secret-ish key."""
     if not path:
         return False
-    last = path[-1]
-    if isinstance(last, str) and last.lower() in SECRET_KEYS:
+    if is_secret_key(path):
         return True
-    return len(path) >= 2 and path[-2] == "headers" and isinstance(last, str)
+    return len(path) >= 2 and path[-2] == "headers" and isinstance(path[-1], str)
+
+
+REDACTED = "secret:redacted"
+
+
+def hash_view(data: Any) -> Any:
+    """``data`` with every secret marker made one constant: what plan hashes are taken over, so no
+    HMAC (nor anything derived from a secret) ever reaches a hash that is published."""
+    if isinstance(data, dict):
+        return {key: hash_view(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [hash_view(value) for value in data]
+    if isinstance(data, str) and (data.startswith(SECRET_MARK) or data == REDACTED):
+        return REDACTED
+    return data
+
+
+@dataclass(frozen=True)
+class SecretSlot:
+    """A string of the desired spec holding placeholders: its template, the value it resolves to
+    here (``None``: some placeholder is not resolvable here) and the HMAC recorded for it at the last
+    apply (``None``: no key, or nothing recorded)."""
+
+    template: str
+    refs: tuple[str, ...]
+    value: str | None = field(default=None, repr=False)
+    recorded: str | None = None
 
 
 class SecretMasker:
-    """Keyed HMACs of secret values: compares them without storing or showing them."""
+    """Compares secret values without storing or showing them; keyed HMACs only when the env has a key."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes | None) -> None:
         self._key = key
 
-    def hmac(self, value: str) -> str:
-        """Full hex HMAC-SHA256 of ``value`` under the env's key."""
+    @property
+    def keyed(self) -> bool:
+        return self._key is not None
+
+    def hmac(self, value: str) -> str | None:
+        """Full hex HMAC-SHA256 of ``value`` under the env's key (``None`` without a key)."""
+        if self._key is None:
+            return None
         return _hmac.new(self._key, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
     def marker(self, value: str) -> str:
-        """``"hmac:<16 hex>"``: stands for a secret value in canonical payloads."""
-        return SECRET_MARK + self.hmac(value)[:16]
+        """What stands for a secret value in canonical payloads."""
+        digest = self.hmac(value)
+        return SECRET_MARK + digest[:16] if digest is not None else REDACTED
+
+    def matches_recorded(self, value: str, recorded: str | None) -> bool | None:
+        """Whether ``value`` is the one recorded (``None``: cannot tell here)."""
+        digest = self.hmac(value)
+        if digest is None or recorded is None:
+            return None
+        return _hmac.compare_digest(digest, recorded)
 
     def mask_desired(self, payload: Any) -> Any:
-        """Desired side: placeholders stay; other values at secret paths become markers."""
+        """Desired side: placeholders and literal header values stay; literals at secret-ish keys
+        become markers."""
 
         def walk(node: Any, path: Path) -> Any:
             if isinstance(node, dict):
                 return {key: walk(value, (*path, key)) for key, value in node.items()}
             if isinstance(node, list):
                 return [walk(value, (*path, index)) for index, value in enumerate(node)]
-            if isinstance(node, str) and is_secret_path(path) and "secrets://" not in node:
-                return node if node.startswith(SECRET_MARK) else self.marker(node)
+            if isinstance(node, str) and is_secret_key(path) and "secrets://" not in node and not _is_marker(node):
+                return self.marker(node)
             return node
 
         return walk(payload, ())
 
-    def mask_live(self, payload: Any, expected: Mapping[Path, tuple[str, str | None]]) -> Any:
-        """Live side: at a path with an expected ``(placeholder template, hmac)`` the value becomes
-        the template when its HMAC matches; any other value at a secret or expected path becomes a
-        marker.  ``hmac`` is ``None`` when the secret is not resolvable here."""
+    def mask_live(self, payload: Any, slots: Mapping[Path, SecretSlot], desired: Any = None) -> Any:
+        """Live side: at a placeholder's path the value becomes the template unless it is known to
+        differ from what was sent (then a marker, which shows as drift); a value at any other secret
+        path stays only when it equals the desired literal there, else it becomes a marker."""
 
-        def walk(node: Any, path: Path) -> Any:
+        def walk(node: Any, want: Any, path: Path) -> Any:
             if isinstance(node, dict):
-                return {key: walk(value, (*path, key)) for key, value in node.items()}
+                within = want if isinstance(want, dict) else {}
+                return {key: walk(value, within.get(key), (*path, key)) for key, value in node.items()}
             if isinstance(node, list):
-                return [walk(value, (*path, index)) for index, value in enumerate(node)]
-            if isinstance(node, str):
-                want = expected.get(path)
-                if want is not None:
-                    template, digest = want
-                    if node == template:  # already the placeholder (a live view rebuilt from a snapshot)
-                        return template
-                    if digest is not None and _hmac.compare_digest(self.hmac(node), digest):
-                        return template
-                    return node if node.startswith(SECRET_MARK) else self.marker(node)
-                if is_secret_path(path) and not node.startswith(SECRET_MARK) and "secrets://" not in node:
-                    return self.marker(node)
+                items = want if isinstance(want, list) and len(want) == len(node) else [None] * len(node)
+                return [walk(value, items[index], (*path, index)) for index, value in enumerate(node)]
+            if not isinstance(node, str):
+                return node
+            slot = slots.get(path)
+            if slot is not None:
+                return slot.template if self.sent(node, slot) is not False else self.marker(node)
+            if is_secret_path(path) and not _is_marker(node) and "secrets://" not in node:
+                return node if isinstance(want, str) and want == node and not is_secret_key(path) else self.marker(node)
             return node
 
-        return walk(payload, ())
+        return walk(payload, desired, ())
+
+    def sent(self, live: str, slot: SecretSlot) -> bool | None:
+        """Whether the live value at ``slot`` is what ci-deployer sent (``None``: cannot tell here)."""
+        if live == slot.template:  # a live view rebuilt from a snapshot holds the template itself
+            return True
+        if slot.value is not None and _hmac.compare_digest(live.encode("utf-8"), slot.value.encode("utf-8")):
+            return True
+        return self.matches_recorded(live, slot.recorded)
+
+
+def _is_marker(value: str) -> bool:
+    return value.startswith(SECRET_MARK) or value == REDACTED
 
 
 def _has_path(data: Any, path: Path) -> bool:

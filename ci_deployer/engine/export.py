@@ -6,23 +6,28 @@
 - System prompts go to ``prompts/<slug>.md`` as ``{file: …}`` includes.
 - Secrets: a value whose HMAC matches the placeholder recorded in the state gets that placeholder
   back; any other secret value becomes a new ``secrets://`` placeholder (named in the warnings).
-- The export also writes the env's state into ``<out>/.ci-deployer/state/<env>/`` (the org's ids
-  for the exported slugs), so the exported config plans against the same org with no changes.
+- Templates come back: for a document the config (``--config``) already has, a value the config
+  writes as a template (``${{ env.name }}``, ``${{ params.model }}``) is written as that template when
+  the rendered value equals the exported one — never by guessing substrings — so an exported org
+  diffs cleanly against the repository it came from.
+- The exported folder holds config only (no state, no key).  It plans back to no changes against the
+  same org: assistants are found by their labels, other kinds by their names (recorded by the next
+  apply, nothing written); an embedded env's ``environments.yaml`` points at the same embedded org.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
 from ci_deployer import redact
-from ci_deployer.engine import snapshot as snapshots
 from ci_deployer.engine.canonical import (
+    REDACTED,
     SECRET_MARK,
     SecretMasker,
-    content_hash,
     ids_to_refs,
     is_secret_path,
     parse_ref_token,
@@ -30,14 +35,12 @@ from ci_deployer.engine.canonical import (
     sort_keys,
     strip_server_fields,
 )
-from ci_deployer.engine.compose import STATE_DIR, Session, read_live
 from ci_deployer.engine.identity import label_of
 from ci_deployer.engine.model import IgnoreRules, display_name
-from ci_deployer.engine.plan import _recorded_expected
-from ci_deployer.engine.snapshot import Snapshot, SnapshotRecord
-from ci_deployer.engine.state import KEY_FILE
+from ci_deployer.engine.plan import recorded_slots
+from ci_deployer.engine.session import Session, read_live
 from ci_deployer.paths import Path
-from ci_deployer.platform.kinds import CREDENTIAL, GENERATED_TOOL_TYPES, KINDS
+from ci_deployer.platform.kinds import CREDENTIAL, GENERATED_TOOL_TYPES, KB_TOOL, KINDS, owner_of
 from ci_deployer.platform.reftable import ref_sites
 
 FOLDERS = {
@@ -71,15 +74,15 @@ def slugify(name: str, taken: set[str]) -> str:
     return slug
 
 
-def export(session: Session, out: FsPath, *, client: Any = None) -> ExportResult:
-    """Write the env's org as documents under ``out``."""
+def export(session: Session, out: FsPath, root: FsPath, *, client: Any = None) -> ExportResult:
+    """Write the env's org as documents under ``out`` (``root``: the config it was opened from)."""
     import yaml
 
     result = ExportResult()
     env = session.environment
     live = read_live(client or session.client())
     state = session.latest_state()
-    masker = SecretMasker(session.state.hmac_key(env.name))
+    masker = SecretMasker(session.hmac_key)
     ignore = IgnoreRules(tuple(env.ignore))
     recorded_slug = {r.id: (r.kind, r.slug) for r in state.resources} if state is not None else {}
 
@@ -109,20 +112,18 @@ def export(session: Session, out: FsPath, *, client: Any = None) -> ExportResult
     kb_by_id = {str(obj["id"]): slug for kind, slug, obj in chosen if kind == "KnowledgeBase"}
     for tool in live.get("Tool", []):
         if tool.get("type") in GENERATED_TOOL_TYPES and str(tool.get("knowledgeBaseId")) in kb_by_id:
-            tokens[str(tool["id"])] = ref_token("KnowledgeBase", kb_by_id[str(tool["knowledgeBaseId"])])
+            tokens[str(tool["id"])] = ref_token(KB_TOOL, kb_by_id[str(tool["knowledgeBaseId"])])
 
-    records: list[SnapshotRecord] = []
+    templates = _template_index(session)
     for kind, slug, obj in chosen:
         rec = state.record(kind, slug) if state is not None else None
-        expected = _recorded_expected(rec) if rec is not None and rec.id == str(obj["id"]) else {}
+        expected = recorded_slots(rec) if rec is not None and rec.id == str(obj["id"]) else {}
         payload = ids_to_refs(strip_server_fields(kind, obj), tokens)
         observed = sort_keys(masker.mask_live(payload, expected))
         payload = _placeholders(observed, slug, result)
-        secret_refs = rec.secret_refs if expected and rec is not None else {}
-        records.append(
-            SnapshotRecord(kind, slug, str(obj["id"]), observed, payload, secret_refs, content_hash(payload))
-        )
         spec = _slugs(kind, payload)
+        if (kind, slug) in templates:
+            spec = _with_templates(spec, *templates[(kind, slug)])
         if kind == "Assistant":
             spec = _prompt_files(spec, slug, out, result)
         metadata: dict[str, Any] = {"name": slug}
@@ -139,34 +140,46 @@ def export(session: Session, out: FsPath, *, client: Any = None) -> ExportResult
         api: dict[str, Any] = {"url": env.api_url}
         if env.api_token:
             api["token"] = env.api_token
-        data = {"apiVersion": "ci-deployer/v1", "environments": {env.name: {"org": env.org, "api": api}}}
+        if env.api_url == "embedded":
+            # The embedded org lives in the config folder it came from: point at it, so the exported
+            # config plans against the same org.
+            source = (root / (env.embedded_data or ".ci-deployer/emulator")).resolve()
+            api["data"] = os.path.relpath(source, out.resolve())
+        entry: dict[str, Any] = {"org": env.org, "api": api}
+        if env.params:  # the values the written-back templates render with
+            entry["params"] = env.params
+        if env.credentials:
+            entry["credentials"] = env.credentials
+        data = {"apiVersion": "ci-deployer/v1", "environments": {env.name: entry}}
         _write(out / "environments.yaml", yaml.safe_dump(data, sort_keys=False))
         result.files.append("environments.yaml")
-    state_dir = out.joinpath(*STATE_DIR, env.name)
-    key_file = state_dir / KEY_FILE
-    if not key_file.exists():
-        _write(key_file, session.state.hmac_key(env.name).hex() + "\n")
-    org_id = next((str(o["orgId"]) for objs in live.values() for o in objs if o.get("orgId")), None)
-    snap = Snapshot(
-        env=env.name,
-        org=env.org,
-        org_id=org_id,
-        sha=None,
-        run="export",
-        applied_at=_now(),
-        complete=True,
-        resources=records,
-        secret_hmacs=dict(state.secret_hmacs) if state is not None else {},
-    )
-    snapshots.write(snap, state_dir / "snapshot.json")
     result.files.sort()
     return result
 
 
-def _now() -> str:
-    from datetime import UTC, datetime
+def _template_index(session: Session) -> dict[tuple[str, str], tuple[Any, Any]]:
+    """(kind, slug) → (the document's own spec as written, its spec rendered for the env)."""
+    rendered = {(res.kind, res.slug): res.spec for res in session.desired}
+    out: dict[tuple[str, str], tuple[Any, Any]] = {}
+    for doc in session.repo.documents:
+        key = (doc.kind, doc.slug)
+        if key in rendered and doc.applies_to(session.env):
+            out[key] = (doc.spec, rendered[key])
+    return out
 
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+def _with_templates(exported: Any, written: Any, rendered: Any) -> Any:
+    """``exported`` with the config's template strings put back where the config has one and its
+    rendered value is exactly the exported value."""
+    if isinstance(exported, dict) and isinstance(written, dict) and isinstance(rendered, dict):
+        return {k: _with_templates(v, written.get(k), rendered.get(k)) for k, v in exported.items()}
+    if isinstance(exported, list) and isinstance(written, list) and isinstance(rendered, list):
+        if len(exported) == len(written) == len(rendered):
+            return [_with_templates(*items) for items in zip(exported, written, rendered, strict=True)]
+        return exported
+    if isinstance(written, str) and "${{" in written and rendered == exported:
+        return written
+    return exported
 
 
 def _write(path: FsPath, text: str) -> None:
@@ -180,7 +193,7 @@ def _placeholders(payload: Any, slug: str, result: ExportResult, path: Path = ()
         return {k: _placeholders(v, slug, result, (*path, k)) for k, v in payload.items()}
     if isinstance(payload, list):
         return [_placeholders(v, slug, result, (*path, i)) for i, v in enumerate(payload)]
-    if isinstance(payload, str) and payload.startswith(SECRET_MARK) and is_secret_path(path):
+    if isinstance(payload, str) and (payload.startswith(SECRET_MARK) or payload == REDACTED) and is_secret_path(path):
         name = re.sub(r"[^A-Z0-9]+", "_", f"{slug}_{path[-1]}".upper()).strip("_")
         result.warnings.append(
             f"{slug}: the secret at {'.'.join(str(p) for p in path)} was exported as secrets://{name}; "
@@ -203,7 +216,8 @@ def _slugs(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         if parsed is None:
             return node
         target, slug = parsed
-        return slug if path in table else {"ref": f"{target}/{slug}"}
+        # A KB's search tool is written as the KB's slug (what a tool-id field takes in config).
+        return slug if path in table else {"ref": f"{owner_of(target)}/{slug}"}
 
     result: dict[str, Any] = walk(payload, ())
     return result

@@ -16,7 +16,7 @@ from typing import Any
 
 from ci_deployer.engine.canonical import iter_ref_tokens, ref_token
 from ci_deployer.paths import Path
-from ci_deployer.platform.kinds import KINDS
+from ci_deployer.platform.kinds import KINDS, owner_of
 
 
 @dataclass
@@ -41,7 +41,7 @@ def schedule(payloads: Mapping[str, dict[str, Any]], creating: set[str]) -> Sche
     deps: dict[str, dict[str, list[Path]]] = {key: {} for key in payloads}
     for key, payload in payloads.items():
         for path, kind, slug in iter_ref_tokens(payload):
-            target = ref_token(kind, slug).removeprefix("ref:")
+            target = ref_token(owner_of(kind), slug).removeprefix("ref:")
             if target != key and target in creating and target in payloads:
                 deps[key].setdefault(target, []).append(path)
     out = Schedule()

@@ -1,9 +1,11 @@
 """Which live resource is which document (DESIGN §5 identity rules), for one kind.
 
 In order: the assistant label ``metadata.ciDeployer`` (slug + env); the id recorded in the env's
-snapshot; a ``previousNames`` slug (by label or snapshot: a rename keeps the id); the name
-(function tools: ``function.name``) — adopted only when allowed; for nameless kinds, an identical
-canonical payload (a create whose response was lost) — also only when adoption is allowed.
+snapshot (or in the journal of an interrupted apply: *recovered*); a ``previousNames`` slug (by label
+or snapshot: a rename keeps the id); an unmanaged live resource whose canonical payload equals the
+desired one (a create whose answer or whose apply was lost: *recovered*, in protected envs too —
+identical means nothing is taken over that differs); the name (function tools: ``function.name``) —
+adopted only when allowed, never in a protected env without ``--adopt``.
 
 Two live resources claiming one slug (the dashboard's Duplicate copies metadata): the snapshot's
 id wins, else the oldest; the other is unmanaged.  A live resource claimed by a slug no document
@@ -21,7 +23,7 @@ from ci_deployer.engine.canonical import LABELS_KEY
 from ci_deployer.engine.model import DesiredResource, IgnoreRules, display_name
 from ci_deployer.platform.kinds import KINDS
 
-How = Literal["label", "snapshot", "previous", "name", "payload"]
+How = Literal["label", "snapshot", "previous", "name", "recovered"]
 
 
 @dataclass
@@ -67,12 +69,16 @@ def match_kind(
     allow_adopt: bool,
     ignore: IgnoreRules,
     same_payload: Callable[[DesiredResource, dict[str, Any]], bool] | None = None,
+    journaled: Mapping[str, str] | None = None,
 ) -> KindIdentity:
     """Match ``live`` resources of ``kind`` to ``desired`` ones.
 
-    ``records``: slug → id from the env's snapshot.  ``same_payload(desired, live)`` compares canonical
-    payloads for the payload rule (nameless kinds); without it that rule is skipped.
+    ``records``: slug → id from the env's snapshot; ``journaled``: slug → id an interrupted apply
+    created (its journal).  ``same_payload(desired, live)`` compares canonical payloads for the
+    recovery rule; without it that rule is skipped.
     """
+    journaled = {slug: rid for slug, rid in (journaled or {}).items() if slug not in records}
+    records = {**records, **journaled}
     spec = KINDS[kind]
     out = KindIdentity()
     record_slug = {rid: slug for slug, rid in records.items()}
@@ -110,6 +116,8 @@ def match_kind(
         found = claim(res.slug)
         if found is not None:
             how: How = "label" if spec.labels and label_of(found, env) == res.slug else "snapshot"
+            if how == "snapshot" and journaled.get(res.slug) == str(found["id"]):
+                how = "recovered"
             out.matches[res.slug] = Match(found, how)
             taken.add(str(found["id"]))
     for res in ordered:
@@ -123,23 +131,24 @@ def match_kind(
                 break
     wanted = {d.slug for d in desired} | {p for d in desired for p in d.previous_names}
     managed_elsewhere = {
-        str(o["id"])
-        for o in visible
-        if (label_of(o, env) if spec.labels else None) or str(o["id"]) in record_slug
+        str(o["id"]) for o in visible if (label_of(o, env) if spec.labels else None) or str(o["id"]) in record_slug
     }
     for res in ordered:
         if res.slug in out.matches:
             continue
         name = res.name
         free = [o for o in visible if str(o["id"]) not in taken and str(o["id"]) not in managed_elsewhere]
-        if name is not None:
-            same = [o for o in free if display_name(kind, o) == name]
-            rule: How = "name"
-        elif same_payload is not None:
-            same = [o for o in free if same_payload(res, o)]
-            rule = "payload"
-        else:
+        if same_payload is not None:
+            # The name is part of the payload: compare payloads only among same-named ones (linear).
+            twins = [o for o in free if (name is None or display_name(kind, o) == name) and same_payload(res, o)]
+            if twins:
+                out.matches[res.slug] = Match(twins[0], "recovered")
+                taken.add(str(twins[0]["id"]))
+                continue
+        if name is None:
             continue
+        same = [o for o in free if display_name(kind, o) == name]
+        rule: How = "name"
         if not same:
             continue
         # Phone numbers are bought outside ci-deployer: matching by number is the only way in.
@@ -147,7 +156,7 @@ def match_kind(
             out.matches[res.slug] = Match(same[0], rule)
             taken.add(str(same[0]["id"]))
         else:
-            what = f"named {name!r}" if name else "with the same payload"
+            what = f"named {name!r}"
             out.warnings.append(
                 f"{kind}/{res.slug}: a live {kind} {what} exists (id {same[0]['id']}) but is not managed; "
                 "plan with --adopt to take it over instead of creating a second one"

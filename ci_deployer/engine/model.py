@@ -11,7 +11,7 @@ from ci_deployer.config.model import Environment, RenderedResource, SecretRef
 from ci_deployer.engine.canonical import ref_token, sort_keys
 from ci_deployer.errors import ConfigError
 from ci_deployer.paths import Path, format_path, get_path, set_path
-from ci_deployer.platform.kinds import CREDENTIAL, GENERATED_TOOL_TYPES, KINDS
+from ci_deployer.platform.kinds import CREDENTIAL, GENERATED_TOOL_TYPES, KB_TOOL, KINDS
 
 
 @dataclass
@@ -76,7 +76,9 @@ def from_rendered(resources: list[RenderedResource], environment: Environment) -
                 get_path(spec, ref.path)
             except (KeyError, IndexError, TypeError):
                 continue
-            set_path(spec, ref.path, ref_token(target, ref.slug))
+            # A KB slug where a tool id goes means the KB's generated search tool, not the KB.
+            token_kind = KB_TOOL if target == "KnowledgeBase" and "Tool" in ref.kinds else target
+            set_path(spec, ref.path, ref_token(token_kind, ref.slug))
         pos = res.position()
         meta = res.document.metadata
         out.append(

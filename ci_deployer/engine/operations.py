@@ -1,8 +1,9 @@
-"""Whole operations over a :class:`~ci_deployer.engine.compose.Session`: apply (with its lock,
+"""Whole operations over a :class:`~ci_deployer.engine.session.Session`: apply (with its lock,
 checks, backup, log and snapshots) and rollback.  The commands and the GitHub action call these."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,16 +17,18 @@ from ci_deployer.engine import snapshot as snapshots
 from ci_deployer.engine.apply import (
     Applier,
     ApplyFailed,
+    ApplyInterrupted,
     ApplyResult,
     DeletesRefused,
+    OpResult,
     Progress,
     backup_snapshot,
     describe_failure,
 )
 from ci_deployer.engine.auditlog import AuditLog
-from ci_deployer.engine.compose import Session
 from ci_deployer.engine.model import DesiredResource
 from ci_deployer.engine.plan import Plan, PlanContext
+from ci_deployer.engine.session import Session
 from ci_deployer.engine.snapshot import Snapshot
 from ci_deployer.errors import ConfigError, DeployerError, DriftFound, PlanChanged, StateError
 from ci_deployer.paths import get_path, parse_pattern
@@ -45,22 +48,25 @@ class ApplyOptions:
 
     out_dir: FsPath
     reviewed: Plan | None = None
+    reviewed_hash: str | None = None  # the hash reviewers saw when only the hash is known (a PR comment)
     allow_deletes: bool | None = None  # None: the env's allowDeletes
     adopt: bool = False
     overwrite_drift: bool = False
     pre_write_check: PreWriteCheck | None = None  # gates: called before the first write
     progress: Progress | None = None
+    on_plan: Callable[[Plan], None] | None = None  # sees the fresh plan before any check (e.g. to save it)
+    cancel: threading.Event | None = None  # set (by a SIGTERM/SIGINT handler) to stop starting new writes
+
+
+def _change_lines(plan: Plan) -> set[str]:
+    out = {f"{c.action} {c.key}" + (" (blocked)" if c.blocked else "") for c in plan.changes if c.action != "noop"}
+    out |= {f"drift {d.kind}/{d.slug}" for d in plan.drift}
+    return out
 
 
 def plan_difference(reviewed: Plan, fresh: Plan) -> str:
     """A readable list of what differs between a reviewed plan and a fresh one."""
-
-    def lines(plan: Plan) -> set[str]:
-        out = {f"{c.action} {c.key}" + (" (blocked)" if c.blocked else "") for c in plan.changes if c.action != "noop"}
-        out |= {f"drift {d.kind}/{d.slug}" for d in plan.drift}
-        return out
-
-    old, new = lines(reviewed), lines(fresh)
+    old, new = _change_lines(reviewed), _change_lines(fresh)
     parts = [f"  now also: {item}" for item in sorted(new - old)]
     parts += [f"  no longer: {item}" for item in sorted(old - new)]
     if not parts:
@@ -85,6 +91,8 @@ def apply(session: Session, options: ApplyOptions, *, desired: list[DesiredResou
             repair_drift=options.overwrite_drift,
         )
         plan = ctx.plan
+        if options.on_plan is not None:
+            options.on_plan(plan)
         _check(session, ctx, options)
         run = out.name
         # The backup is a local file written before the gates run, so the backup gate can check it
@@ -92,14 +100,48 @@ def apply(session: Session, options: ApplyOptions, *, desired: list[DesiredResou
         snapshots.write(backup_snapshot(ctx, sha=session.sha, run=run), out / BACKUP_FILE)
         if options.pre_write_check is not None:
             _run_gates(options.pre_write_check, session, plan, audit)
-        applier = Applier(ctx, client, session.resolver, sha=session.sha, run=run, progress=options.progress)
+        audit.event("start", env=env, org=session.environment.org, run=run, planHash=plan.hash)
+        cancel = options.cancel or threading.Event()
+
+        def checkpoint(done: list[OpResult]) -> None:
+            # State follows the writes level by level: an interrupt loses nothing that was created.
+            audit.sync()
+            session.state.save(
+                applier.snapshot(done, plan_hash=plan.hash, logical_hash=session.logical_hash, partial=True)
+            )
+
+        applier = Applier(
+            ctx,
+            client,
+            session.resolver,
+            sha=session.sha,
+            run=run,
+            progress=options.progress,
+            journal=lambda line: audit.event("write", **line),
+            cancel=cancel,
+            checkpoint=checkpoint,
+        )
         results = applier.execute()
         snap = applier.snapshot(results, plan_hash=plan.hash, logical_hash=session.logical_hash)
-        snap.hmac_key = session.state.hmac_key(env).hex()
         snapshots.write(snap, out / SNAPSHOT_FILE)
         session.state.save(snap)
         result = ApplyResult(env, plan.hash, results, snap, warnings=list(plan.warnings))
         (out / RESULT_FILE).write_text(redact.redact(_json(result.to_dict())), encoding="utf-8")
+        outcome = "interrupted" if cancel.is_set() else ("ok" if result.ok else "failed")
+        audit.event("end", outcome=outcome, counts=result.counts())
+        audit.sync()
+    if applier.wrong_org is not None:
+        raise StateError(
+            f"the API key of {env} reaches org {applier.wrong_org}, not {applier.expected_org}: the apply "
+            f"stopped at its first write; {describe_failure(results)}",
+            hint=f"check which secret {env}'s api.token reads: it must be the private key of the env's org",
+        )
+    if cancel.is_set():
+        raise ApplyInterrupted(
+            "the apply was interrupted; " + describe_failure(results),
+            hint=f"the partial state was saved; run apply again to finish (nothing is created twice). "
+            f"Log and snapshots: {out}",
+        )
     if not result.ok:
         raise ApplyFailed(
             describe_failure(results),
@@ -136,16 +178,20 @@ def _run_gates(check: PreWriteCheck, session: Session, plan: Plan, audit: AuditL
 def _check(session: Session, ctx: PlanContext, options: ApplyOptions) -> None:
     plan = ctx.plan
     env = session.env
-    if options.reviewed is not None and options.reviewed.hash != plan.hash:
+    reviewed_hash = options.reviewed.hash if options.reviewed is not None else options.reviewed_hash
+    if reviewed_hash is not None and reviewed_hash != plan.hash:
+        detail = (
+            plan_difference(options.reviewed, plan)
+            if options.reviewed is not None
+            else "\n".join(f"  {line}" for line in sorted(_change_lines(plan))) or "  (no changes now)"
+        )
         raise PlanChanged(
-            f"the plan for {env} changed since it was reviewed (reviewed {options.reviewed.hash}, "
-            f"now {plan.hash}); nothing was applied:\n{plan_difference(options.reviewed, plan)}",
+            f"the plan for {env} changed since it was reviewed (reviewed {reviewed_hash}, "
+            f"now {plan.hash}); nothing was applied:\n{detail}",
             hint="run `ci-deployer plan` again, review the new plan, and apply that one",
         )
     writing = {c.key for c in plan.writes() if c.action != "delete"}
-    missing = sorted(
-        {ref for key in writing for sp in ctx.secret_paths.get(key, {}).values() if sp.hmac is None for ref in sp.refs}
-    )
+    missing = ctx.unresolvable(writing)
     if missing:
         raise ConfigError(
             f"secret(s) {', '.join('secrets://' + m for m in missing)} cannot be resolved here; nothing was applied",

@@ -7,11 +7,16 @@ DESIGN §5:
 - *drift*: live against the response recorded at the last apply;
 - *unmanaged*: live, managed by no document, not ignored.
 
-A :class:`Plan` is a plain value (``to_dict`` is the documented plan JSON) with a content hash over
-the env, the desired payloads (secrets as keyed HMACs, ``unknown:<ref>`` when not resolvable here)
-and the managed live state it was computed against — never over timestamps or the git sha, so
-two plans of the same inputs have the same hash, and a plan against a snapshot hashes like a live
-plan of an org that has not drifted.  :class:`PlanContext` carries what apply needs besides.
+A :class:`Plan` is a plain value (``to_dict`` is the documented plan JSON) with a content hash that
+means "the same change" (DESIGN §6): the env, the canonical desired payloads with their secret
+placeholders unresolved, the managed live state they were diffed against (a plan against a snapshot
+hashes like a live plan of an org that has not drifted) and the changes' paths — never key
+material, HMACs, secret statuses, the state folder, which job holds which secret, timestamps or the
+git sha.  A secret whose value changed outside git (rotated) is sent and reported, and never
+changes the hash.  :class:`PlanContext` carries what apply needs besides.
+
+The planner is a pipeline of named steps (:class:`_Planner`): secrets → identity → per-resource
+changes and drift → deletes → unmanaged → secret statuses → hash.
 """
 
 from __future__ import annotations
@@ -25,10 +30,13 @@ from ci_deployer import redact
 from ci_deployer.config.model import Environment
 from ci_deployer.config.secrets import SECRET_TOKEN, SecretResolver
 from ci_deployer.engine.canonical import (
+    REDACTED,
     SECRET_MARK,
     SecretMasker,
+    SecretSlot,
     content_hash,
     drop_mirrored,
+    hash_view,
     ids_to_refs,
     is_secret_path,
     parse_ref_token,
@@ -44,10 +52,11 @@ from ci_deployer.engine.model import DesiredResource, IgnoreRules, display_name
 from ci_deployer.engine.snapshot import Snapshot, SnapshotRecord
 from ci_deployer.errors import StateError
 from ci_deployer.paths import Path, format_path, get_path, parse_pattern
-from ci_deployer.platform.kinds import CREDENTIAL, GENERATED_TOOL_TYPES, KINDS
+from ci_deployer.platform.kinds import CREDENTIAL, GENERATED_TOOL_TYPES, KB_TOOL, KINDS
 
 FORMAT_VERSION = 1
 ACTIONS = ("create", "update", "delete", "adopt", "rename", "noop")
+ROTATED = "rotated"  # the status of a secret field whose value changed outside git: sent, never hashed
 WRITE_ACTIONS = frozenset({"create", "update", "delete", "adopt", "rename"})
 
 
@@ -71,6 +80,17 @@ class Change:
     @property
     def key(self) -> str:
         return f"{self.kind}/{self.slug}"
+
+    @property
+    def state_only(self) -> bool:
+        """An adopt that writes nothing (the live resource already equals the document and its kind
+        carries no labels): only recorded in the state by the next apply."""
+        return self.action == "adopt" and not self.fields and not self.send and not self.unset
+
+    @property
+    def rotation_only(self) -> bool:
+        """Only secrets rotated outside git are sent: a write that never enters the plan hash."""
+        return bool(self.fields) and all(f.secret == ROTATED for f in self.fields)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -142,7 +162,7 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return any(c.action in WRITE_ACTIONS for c in self.changes)
+        return any(c.action in WRITE_ACTIONS and not c.state_only for c in self.changes)
 
     def writes(self) -> list[Change]:
         """The changes apply performs (blocked deletes included: apply refuses them)."""
@@ -178,7 +198,7 @@ class Plan:
         """Read a plan file back (for ``apply --plan`` and reports)."""
         if data.get("kind") != "plan" or "hash" not in data:
             raise StateError(
-                "not a ci-deployer plan file (no \"kind\": \"plan\" with a hash)",
+                'not a ci-deployer plan file (no "kind": "plan" with a hash)',
                 hint="pass the file written by `ci-deployer plan --out plan.json`",
             )
 
@@ -231,16 +251,6 @@ class Plan:
 
 
 @dataclass
-class SecretPath:
-    """A string in a desired spec holding placeholders: its template, refs and the HMAC of the
-    value it resolves to here (``None``: some ref is not resolvable here)."""
-
-    template: str
-    refs: list[str]
-    hmac: str | None
-
-
-@dataclass
 class PlanContext:
     """A plan plus what apply needs to carry it out."""
 
@@ -253,18 +263,38 @@ class PlanContext:
     ids: dict[str, str]  # ref token → live id (managed resources, KB tools, credentials)
     state: Snapshot | None
     masker: SecretMasker
-    secret_paths: dict[str, dict[Path, SecretPath]]  # "Kind/slug" → path → secret
-    secret_hmacs: dict[str, str]  # REF → HMAC of its value here (resolvable refs only)
+    secret_slots: dict[str, dict[Path, SecretSlot]]  # "Kind/slug" → path → its placeholders here
+    secret_hmacs: dict[str, str]  # REF → HMAC of its value here (with a key, resolvable refs only)
     live_canonical: dict[str, dict[str, Any]] = field(default_factory=dict)  # "Kind/slug" → canonical
     renamed: dict[str, str] = field(default_factory=dict)  # former ref token → current (renames)
+    converged: set[str] = field(default_factory=set)  # keys whose config edits live already holds
 
     def follow_renames(self, data: Any) -> Any:
         """``data`` with references under a former slug rewritten to the current one."""
         return _rename_tokens(data, self.renamed) if self.renamed else data
 
-    def expected_secrets(self, key: str) -> dict[Path, tuple[str, str | None]]:
-        """Path → (placeholder template, HMAC of the value sent) for masking this resource's response."""
-        return {path: (sp.template, sp.hmac) for path, sp in self.secret_paths.get(key, {}).items()}
+    def slots(self, key: str) -> dict[Path, SecretSlot]:
+        """Path → secret slot of one resource, for masking its responses."""
+        return self.secret_slots.get(key, {})
+
+    def secret_refs(self, key: str) -> dict[str, dict[str, Any]]:
+        """What a snapshot records per secret path of a written resource: the placeholders and, with
+        a key, the HMAC of the value sent (never the value)."""
+        return {
+            format_path(path): {
+                "ref": slot.refs[0],
+                "refs": list(slot.refs),
+                "hmac": self.masker.hmac(slot.value) if slot.value is not None else None,
+            }
+            for path, slot in self.slots(key).items()
+            if slot.refs
+        }
+
+    def unresolvable(self, keys: set[str]) -> list[str]:
+        """The refs of ``keys``' placeholders that cannot be resolved here."""
+        return sorted(
+            {ref for key in keys for slot in self.slots(key).values() if slot.value is None for ref in slot.refs}
+        )
 
 
 def kind_order(kind: str) -> tuple[int, str]:
@@ -291,7 +321,7 @@ def build_plan(
     *,
     live: Mapping[str, list[dict[str, Any]]] | None,
     state: Snapshot | None,
-    hmac_key: bytes,
+    hmac_key: bytes | None,
     resolver: SecretResolver | None,
     allow_adopt: bool,
     allow_deletes: bool,
@@ -299,264 +329,487 @@ def build_plan(
     org_id: str | None = None,
     logical_hash: str | None = None,
     repair_drift: bool = False,
+    adopting: bool = False,
+    against: str | None = None,
+    journaled: Mapping[str, str] | None = None,
 ) -> PlanContext:
     """Plan ``desired`` against ``live`` (kind → listed objects), or against ``state`` when ``live``
-    is ``None`` (``--against snapshot``: no API call, and the plan says so).
+    is ``None`` (``--against snapshot``: no API call, and the plan says so).  ``against`` names what
+    ``live`` is when given (``snapshot`` with an empty ``live``: a first deployment's plan).
 
+    A protected env whose state is missing while live holds resources refuses (``state-error``):
+    it would plan creates over them; ``adopting`` (``--adopt``, onboarding an org) takes them over.
+
+    ``journaled``: ``"Kind/slug"`` → id an interrupted apply created (its journal), for identity.
     ``repair_drift``: drifted fields become planned changes back to the desired values (rollback,
-    ``apply --overwrite-drift``); otherwise drift is only reported."""
-    env = environment.name
-    masker = SecretMasker(hmac_key)
-    against = "live"
-    warnings: list[str] = []
-    if live is None:
-        if state is None:
-            raise StateError(
-                f"{env} has no snapshot to plan against",
-                hint=f"apply to {env} once (or plan with --against live) to record its state",
-            )
-        against = "snapshot"
-        live = live_from_snapshot(state, environment)
-        org_id = org_id or state.org_id
-    live_lists = {kind: list(live.get(kind) or []) for kind in KINDS}
-    by_key = {res.key: res for res in desired}
-    ignore = IgnoreRules(tuple(environment.ignore))
+    ``apply --overwrite-drift``); otherwise drift is only reported.  ``hmac_key``: the env's key for
+    secret fingerprints (``None``: secret statuses are told only where the value resolves here)."""
+    planner = _Planner(
+        environment,
+        desired,
+        state=state,
+        masker=SecretMasker(hmac_key),
+        resolver=resolver,
+        allow_adopt=allow_adopt,
+        allow_deletes=allow_deletes,
+        repair_drift=repair_drift,
+        journaled=journaled,
+    )
+    context = planner.run(live, sha=sha, org_id=org_id, logical_hash=logical_hash, against=against)
+    if state is None and environment.protection is not None and not adopting:
+        _refuse_unknown_live(environment, context)
+    return context
 
-    # Secrets: resolve each ref once (values registered for redaction), keep only HMACs.
-    secret_hmacs: dict[str, str] = {}
-    unresolvable: set[str] = set()
-    for res in desired:
-        for sref in res.secrets:
-            if sref.ref in secret_hmacs or sref.ref in unresolvable:
-                continue
-            value = resolver.resolve(sref.ref) if resolver is not None else None
-            if value is None:
-                unresolvable.add(sref.ref)
-            else:
-                redact.register(value)
-                secret_hmacs[sref.ref] = masker.hmac(value)
-    resolved_values = _ResolvedValues(resolver, secret_hmacs)
-    secret_paths: dict[str, dict[Path, SecretPath]] = {}
-    for res in desired:
-        paths: dict[Path, SecretPath] = {}
-        for path in {tuple(s.path) for s in res.secrets}:
-            try:
-                template = get_path(res.spec, path)
-            except (KeyError, IndexError, TypeError):
-                continue
-            if not isinstance(template, str):
-                continue
-            refs = [m.group(1) for m in SECRET_TOKEN.finditer(template)]
-            full = resolved_values.substitute(template, refs)
-            paths[path] = SecretPath(template, refs, masker.hmac(full) if full is not None else None)
-        if paths:
-            secret_paths[res.key] = paths
-    desired_canonical = {res.key: sort_keys(masker.mask_desired(res.spec)) for res in desired}
 
-    # Identity, pass 1 (labels, snapshot ids, previous names, names).
-    allow = allow_adopt
-    identity: dict[str, KindIdentity] = {}
-    records_of = {kind: (state.ids(kind) if state is not None else {}) for kind in KINDS}
-    desired_of = {kind: [r for r in desired if r.kind == kind] for kind in KINDS}
-    for kind in KINDS:
-        identity[kind] = match_kind(
-            kind, desired_of[kind], live_lists[kind], records_of[kind], env, allow_adopt=allow, ignore=ignore
+def _refuse_unknown_live(environment: Environment, context: PlanContext) -> None:
+    """A protected env without state must find nothing it cannot account for (only ignored resources,
+    Vapi's defaults, knowledge-base tools, and resources recognised as its own: by label, or identical
+    to a document — what an interrupted first apply created): never plan creates over live resources."""
+    found = [
+        f"{kind} {display_name(kind, obj) or obj.get('id')}"
+        for kind, ident in context.identity.items()
+        for obj in ident.unmanaged
+    ]
+    if found:
+        shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+        raise StateError(
+            f"{environment.name} has no recorded state but its org holds {len(found)} resource(s) ({shown}): "
+            "the baseline is missing, so planning would create duplicates; nothing was planned or applied",
+            hint="restore the env's last snapshot (its newest apply artifact, `--state-dir`), or review and "
+            "apply an `--adopt` plan to take the live resources over",
         )
-    ids, tokens = _id_index(identity, live_lists, environment)
 
-    # Pass 2 for nameless kinds: a lost create is found by its payload.
-    def canon(kind: str, obj: dict[str, Any], key: str | None, expected: Mapping[Path, tuple[str, str | None]]) -> Any:
-        payload = ids_to_refs(strip_server_fields(kind, obj), tokens)
-        payload = drop_mirrored(kind, payload, desired_canonical.get(key) if key else None)
-        return sort_keys(masker.mask_live(payload, expected))
 
-    def same_payload(res: DesiredResource, obj: dict[str, Any]) -> bool:
-        mine = desired_canonical[res.key]
-        theirs = restrict_to(canon(res.kind, obj, res.key, {}), mine)
-        return bool(_blank_secrets(theirs) == _blank_secrets(mine))
+class _Planner:
+    """The planning pipeline for one env; each step is a method, run in order by :meth:`run`."""
 
-    for kind in KINDS:
-        if any(r.name is None and r.slug not in identity[kind].matches for r in desired_of[kind]):
-            identity[kind] = match_kind(
+    def __init__(
+        self,
+        environment: Environment,
+        desired: list[DesiredResource],
+        *,
+        state: Snapshot | None,
+        masker: SecretMasker,
+        resolver: SecretResolver | None,
+        allow_adopt: bool,
+        allow_deletes: bool,
+        repair_drift: bool,
+        journaled: Mapping[str, str] | None = None,
+    ) -> None:
+        self.environment = environment
+        self.journaled: dict[str, dict[str, str]] = {}  # kind → slug → id an interrupted apply created
+        for key, rid in (journaled or {}).items():
+            kind, _, slug = key.partition("/")
+            self.journaled.setdefault(kind, {})[slug] = rid
+        self.env = environment.name
+        self.desired = desired
+        self.by_key = {res.key: res for res in desired}
+        self.desired_of = {kind: [r for r in desired if r.kind == kind] for kind in KINDS}
+        self.state = state
+        self.masker = masker
+        self.resolver = resolver
+        self.allow_adopt = allow_adopt
+        self.allow_deletes = allow_deletes
+        self.repair_drift = repair_drift
+        self.ignore = IgnoreRules(tuple(environment.ignore))
+        self.warnings: list[str] = []
+        self.values: dict[str, str | None] = {}  # REF → its value here (None: not resolvable); never leaves
+        self.slots: dict[str, dict[Path, SecretSlot]] = {}
+        self.secret_hmacs: dict[str, str] = {}
+        self.desired_canonical: dict[str, dict[str, Any]] = {}
+        self.identity: dict[str, KindIdentity] = {}
+        self.ids: dict[str, str] = {}
+        self.tokens: dict[str, str] = {}
+        self.renamed: dict[str, str] = {}
+        self.changes: list[Change] = []
+        self.drift: list[DriftItem] = []
+        self.live_canonical: dict[str, dict[str, Any]] = {}
+        self.live_hashes: list[list[str]] = []
+        self.rotated: dict[str, set[Path]] = {}  # "Kind/slug" → secret paths whose value is sent anew
+        self.verified: set[str] = set()  # refs whose value here was found live, as sent
+        self.converged: set[str] = set()  # keys whose config edits live already holds (record anew)
+
+    # --- the pipeline ------------------------------------------------------------------------------
+
+    def run(
+        self,
+        live: Mapping[str, list[dict[str, Any]]] | None,
+        *,
+        sha: str | None,
+        org_id: str | None,
+        logical_hash: str | None,
+        against: str | None = None,
+    ) -> PlanContext:
+        against = against or "live"
+        if live is None:
+            if self.state is None:
+                raise StateError(
+                    f"{self.env} has no snapshot to plan against",
+                    hint=f"apply to {self.env} once (or plan with --against live) to record its state",
+                )
+            against = "snapshot"
+            live = live_from_snapshot(self.state, self.environment)
+            org_id = org_id or self.state.org_id
+        live_lists = {kind: list(live.get(kind) or []) for kind in KINDS}
+        if against == "live":
+            org_id = self.check_org(live_lists) or org_id
+        if self.state is not None and self.state.legacy_key_dropped:
+            self.warnings.append(
+                f"the state of {self.env} kept its HMAC key beside the secret fingerprints; the key and the "
+                "fingerprints were dropped (secret statuses read unknown until the next apply with a key "
+                "from secrets.hmacKey)"
+            )
+        self.resolve_secrets()
+        self.identify(live_lists)
+        for kind in sorted(KINDS, key=kind_order):
+            self.warnings.extend(self.identity[kind].warnings)
+            for res in sorted(self.desired_of[kind], key=lambda r: r.slug):
+                self.plan_resource(res, against)
+        self.plan_deletes()
+        plan = Plan(
+            env=self.env,
+            org=self.environment.org,
+            org_id=org_id,
+            against=against,
+            snapshot=self.snapshot_info(),
+            sha=sha,
+            hash=self.plan_hash(),
+            logical_hash=logical_hash,
+            changes=self.changes,
+            drift=self.drift,
+            unmanaged=self.unmanaged(),
+            secrets=self.secret_report(),
+            warnings=self.warnings,
+        )
+        return PlanContext(
+            plan=plan,
+            environment=self.environment,
+            desired=self.by_key,
+            desired_canonical=self.desired_canonical,
+            live=live_lists,
+            identity=self.identity,
+            ids=self.ids,
+            state=self.state,
+            masker=self.masker,
+            secret_slots=self.slots,
+            secret_hmacs=self.secret_hmacs,
+            live_canonical=self.live_canonical,
+            renamed=self.renamed,
+            converged=self.converged,
+        )
+
+    # --- step 0: the org ------------------------------------------------------------------------------
+
+    def expected_org(self) -> tuple[str | None, str]:
+        """The org id the env's key must reach, and where that is known from."""
+        if self.environment.org_id:
+            return self.environment.org_id, "its orgId in environments.yaml"
+        if self.state is not None and self.state.org_id:
+            return self.state.org_id, "its recorded state"
+        return None, ""
+
+    def check_org(self, live: Mapping[str, list[dict[str, Any]]]) -> str | None:
+        """The org the listed resources belong to; :class:`StateError` when it is not the env's (a
+        token of another org would plan "adopt" for its resources and write into it)."""
+        found = {str(o["orgId"]) for objs in live.values() for o in objs if o.get("orgId")}
+        expected, source = self.expected_org()
+        if expected is not None and found - {expected}:
+            other = ", ".join(sorted(found - {expected}))
+            raise StateError(
+                f"the API key of {self.env} reaches org {other}, but {self.env} is org {expected} ({source}); "
+                "nothing was planned or applied",
+                hint=f"check which secret {self.env}'s api.token reads: it must be the private key of "
+                f"{self.environment.org} ({expected})",
+            )
+        return next(iter(found)) if len(found) == 1 else None
+
+    # --- step 1: secrets ---------------------------------------------------------------------------
+
+    def value_of(self, ref: str) -> str | None:
+        if ref not in self.values:
+            self.values[ref] = self.resolver.resolve(ref) if self.resolver is not None else None
+        return self.values[ref]
+
+    def resolve_secrets(self) -> None:
+        """Each ref resolved once; per placeholder string its template, its value here and the HMAC
+        recorded at the last apply.  Only HMACs leave this object (with a key)."""
+        for res in self.desired:
+            for sref in res.secrets:
+                value = self.value_of(sref.ref)
+                digest = self.masker.hmac(value) if value is not None else None
+                if digest is not None:
+                    self.secret_hmacs[sref.ref] = digest
+            slots: dict[Path, SecretSlot] = {}
+            for path in {tuple(s.path) for s in res.secrets}:
+                try:
+                    template = get_path(res.spec, path)
+                except (KeyError, IndexError, TypeError):
+                    continue
+                if not isinstance(template, str):
+                    continue
+                refs = tuple(m.group(1) for m in SECRET_TOKEN.finditer(template))
+                values = [self.value_of(ref) for ref in refs]
+                value = None
+                if all(v is not None for v in values):
+                    value = SECRET_TOKEN.sub(lambda m: str(self.values[m.group(1)]), template)
+                slots[path] = SecretSlot(template, refs, value, None)
+            if slots:
+                self.slots[res.key] = slots
+            self.desired_canonical[res.key] = sort_keys(self.masker.mask_desired(res.spec))
+
+    def with_recorded(self, key: str, rec: SnapshotRecord | None) -> dict[Path, SecretSlot]:
+        """The resource's slots with the HMACs its last apply recorded (used to tell "sent by us")."""
+        return merge_recorded(self.slots.get(key, {}), rec)
+
+    # --- step 2: identity --------------------------------------------------------------------------
+
+    def identify(self, live_lists: dict[str, list[dict[str, Any]]]) -> None:
+        """Labels, snapshot ids, previous names, names; then, for nameless kinds, identical payloads."""
+        records_of = {kind: (self.state.ids(kind) if self.state is not None else {}) for kind in KINDS}
+        for kind in KINDS:
+            self.identity[kind] = match_kind(
                 kind,
-                desired_of[kind],
+                self.desired_of[kind],
                 live_lists[kind],
                 records_of[kind],
-                env,
-                allow_adopt=allow,
-                ignore=ignore,
-                same_payload=same_payload,
+                self.env,
+                allow_adopt=self.allow_adopt,
+                ignore=self.ignore,
+                journaled=self.journaled.get(kind),
             )
-    ids, tokens = _id_index(identity, live_lists, environment)
-
-    # A rename keeps the id: references recorded under the former slug are the same reference.
-    renamed = {
-        ref_token(kind, m.previous_slug): ref_token(kind, slug)
-        for kind, ident in identity.items()
-        for slug, m in ident.matches.items()
-        if m.previous_slug
-    }
-
-    def follow(data: Any) -> Any:
-        return _rename_tokens(data, renamed) if renamed else data
-
-    changes: list[Change] = []
-    drift: list[DriftItem] = []
-    live_canonical: dict[str, dict[str, Any]] = {}
-    live_hashes: list[list[str]] = []
-    for kind in sorted(KINDS, key=kind_order):
-        spec = KINDS[kind]
-        ident = identity[kind]
-        warnings.extend(ident.warnings)
-        for res in sorted(desired_of[kind], key=lambda r: r.slug):
-            want = desired_canonical[res.key]
-            match: Match | None = ident.matches.get(res.slug)
-            base = _change_base(res)
-            if match is None:
-                if not spec.creatable:
-                    warnings.append(
-                        f"{res.key}: {res.name or res.slug} is not in the org and ci-deployer does not create "
-                        f"{kind}s: add it in Vapi first, then plan again"
-                    )
-                    continue
-                fields = [FieldChange((k,), "add", None, v) for k, v in want.items()]
-                _mark_secrets(fields, secret_paths.get(res.key, {}), state, None, secret_hmacs)
-                changes.append(Change("create", **base, fields=fields, send=tuple(want)))
-                rec = _record(state, kind, res.slug, None)
-                if rec is not None and against == "live":
-                    drift.append(DriftItem(kind, res.slug, rec.id, [], missing=True, name=res.name))
-                continue
-            obj = match.live
-            rid = str(obj["id"])
-            rec = _record(state, kind, match.previous_slug or res.slug, rid)
-            if rec is not None:
-                expected = _recorded_expected(rec)
-                live_c = canon(kind, obj, res.key, expected)
-                planned = diff(follow(rec.desired), want)
-                for path, sp in secret_paths.get(res.key, {}).items():
-                    recorded = rec.secret_refs.get(format_path(path))
-                    if (
-                        sp.hmac is not None
-                        and recorded is not None
-                        and recorded.get("hmac") != sp.hmac
-                        and not any(c.path[: len(path)] == path for c in planned)
-                    ):
-                        planned.append(FieldChange(path, "change", sp.template, sp.template))
-                drifted = diff(drop_mirrored(kind, follow(rec.payload), want), live_c)
-                _mark_secrets(drifted, secret_paths.get(res.key, {}), state, rec, secret_hmacs, drift=True)
-                if drifted:
-                    drift.append(DriftItem(kind, res.slug, rid, drifted, name=display_name(kind, obj)))
-                    if repair_drift:
-                        seen = {c.path for c in planned}
-                        planned += [_reverse(c) for c in drifted if c.path not in seen]
-            else:
-                expected = {p: (sp.template, sp.hmac) for p, sp in secret_paths.get(res.key, {}).items()}
-                live_c = canon(kind, obj, res.key, expected)
-                planned = diff(restrict_to(live_c, want), want)
-            live_canonical[res.key] = live_c
-            live_hashes.append([kind, rid, content_hash(live_c)])
-            _mark_secrets(planned, secret_paths.get(res.key, {}), state, rec, secret_hmacs)
-            send = sorted({str(c.path[0]) for c in planned if c.path and not (len(c.path) == 1 and c.op == "remove")})
-            unset = sorted({str(c.path[0]) for c in planned if len(c.path) == 1 and c.op == "remove"})
-            if not planned and match.how == "previous":
-                send = sorted(want)  # a rename always writes: the labels carry the new slug
-            if match.how == "previous":
-                action = "rename"
-            elif match.how in ("name", "payload"):
-                action = "adopt"
-                send = sorted(set(send) | (set(want) if not planned else set()))
-            else:
-                action = "update" if planned else "noop"
-            changes.append(
-                Change(
-                    action,
-                    **{**base, "id": rid, "previous_slug": match.previous_slug},
-                    fields=planned if action != "noop" else [],
-                    send=tuple(send),
-                    unset=tuple(unset),
+        self.ids, self.tokens = _id_index(self.identity, live_lists, self.environment)
+        for kind in KINDS:
+            if any(r.slug not in self.identity[kind].matches for r in self.desired_of[kind]):
+                self.identity[kind] = match_kind(
+                    kind,
+                    self.desired_of[kind],
+                    live_lists[kind],
+                    records_of[kind],
+                    self.env,
+                    allow_adopt=self.allow_adopt,
+                    ignore=self.ignore,
+                    same_payload=self.same_payload,
+                    journaled=self.journaled.get(kind),
                 )
-            )
-    deletes: list[Change] = []
-    for kind in sorted(KINDS, key=kind_order, reverse=True):
-        spec = KINDS[kind]
-        for slug, obj in sorted(identity[kind].orphans.items()):
-            if not spec.deletable:
-                warnings.append(f"{kind}/{slug} is no longer in the config; ci-deployer never deletes {kind}s")
-                continue
-            blocked = None
-            if not allow_deletes:
-                blocked = f"deletes are not allowed in {env} (pass --allow-deletes, or set allowDeletes: true)"
-            rid = str(obj["id"])
-            live_c = canon(kind, obj, None, _recorded_expected(_record(state, kind, slug, rid)))
-            live_hashes.append([kind, rid, content_hash(live_c)])
-            deletes.append(Change("delete", kind, slug, rid, display_name(kind, obj), blocked=blocked))
-    changes.extend(deletes)
-    unmanaged = [
-        {"kind": kind, "id": str(obj.get("id")), "name": display_name(kind, obj)}
-        for kind in sorted(KINDS, key=kind_order)
-        for obj in identity[kind].unmanaged
-    ]
-    secrets_report = []
-    for ref in sorted(set(secret_hmacs) | unresolvable):
-        if ref in unresolvable:
-            status = "unknown"
-        elif state is not None and state.secret_hmacs.get(ref) == secret_hmacs[ref]:
-            status = "unchanged"
-        else:
-            status = "changed"
-        secrets_report.append({"ref": ref, "status": status})
-    hashed_desired = {}
-    for key, want in desired_canonical.items():
-        hashed = want
-        for path, sp in secret_paths.get(key, {}).items():
-            hashed = _replace(hashed, path, f"{SECRET_MARK}{sp.hmac}" if sp.hmac else "unknown:" + ",".join(sp.refs))
-        hashed_desired[key] = hashed
-    plan_hash = content_hash(
-        {
-            "env": env,
-            "org": environment.org,
-            "desired": hashed_desired,
-            "live": sorted(live_hashes),
-            "changes": [
-                [c.action, c.key, c.id, bool(c.blocked), sorted(format_path(f.path) for f in c.fields)]
-                for c in changes
-                if c.action != "noop"
-            ],
+        self.ids, self.tokens = _id_index(self.identity, live_lists, self.environment)
+        # A rename keeps the id: references recorded under the former slug are the same reference.
+        self.renamed = {
+            ref_token(kind, m.previous_slug): ref_token(kind, slug)
+            for kind, ident in self.identity.items()
+            for slug, m in ident.matches.items()
+            if m.previous_slug
         }
-    )
-    snapshot_info = None
-    if state is not None:
-        snapshot_info = {"sha": state.sha, "appliedAt": state.applied_at, "run": state.run, "complete": state.complete}
-    plan = Plan(
-        env=env,
-        org=environment.org,
-        org_id=org_id,
-        against=against,
-        snapshot=snapshot_info,
-        sha=sha,
-        hash=plan_hash,
-        logical_hash=logical_hash,
-        changes=changes,
-        drift=drift,
-        unmanaged=unmanaged,
-        secrets=secrets_report,
-        warnings=warnings,
-    )
-    return PlanContext(
-        plan=plan,
-        environment=environment,
-        desired=by_key,
-        desired_canonical=desired_canonical,
-        live=live_lists,
-        identity=identity,
-        ids=ids,
-        state=state,
-        masker=masker,
-        secret_paths=secret_paths,
-        secret_hmacs=secret_hmacs,
-        live_canonical=live_canonical,
-        renamed=renamed,
-    )
+
+    def canon(self, kind: str, obj: dict[str, Any], key: str | None, slots: Mapping[Path, SecretSlot]) -> Any:
+        """A live object in canonical form: server fields stripped, ids → tokens, secrets masked."""
+        want = self.desired_canonical.get(key) if key else None
+        payload = ids_to_refs(strip_server_fields(kind, obj), self.tokens)
+        payload = drop_mirrored(kind, payload, want)
+        return sort_keys(self.masker.mask_live(payload, slots, want))
+
+    def same_payload(self, res: DesiredResource, obj: dict[str, Any]) -> bool:
+        mine = self.desired_canonical[res.key]
+        theirs = restrict_to(self.canon(res.kind, obj, res.key, {}), mine)
+        return bool(_blank_secrets(theirs) == _blank_secrets(mine))
+
+    def follow(self, data: Any) -> Any:
+        return _rename_tokens(data, self.renamed) if self.renamed else data
+
+    # --- step 3: one desired resource --------------------------------------------------------------
+
+    def plan_resource(self, res: DesiredResource, against: str) -> None:
+        kind = res.kind
+        want = self.desired_canonical[res.key]
+        match: Match | None = self.identity[kind].matches.get(res.slug)
+        base = _change_base(res)
+        if match is None:
+            if not KINDS[kind].creatable:
+                self.warnings.append(
+                    f"{res.key}: {res.name or res.slug} is not in the org and ci-deployer does not create "
+                    f"{kind}s: add it in Vapi first, then plan again"
+                )
+                return
+            fields = [FieldChange((k,), "add", None, v) for k, v in want.items()]
+            self.mark_secrets(res.key, fields)
+            self.changes.append(Change("create", **base, fields=fields, send=tuple(want)))
+            rec = _record(self.state, kind, res.slug, None)
+            if rec is not None and against == "live":
+                self.drift.append(DriftItem(kind, res.slug, rec.id, [], missing=True, name=res.name))
+            return
+        obj = match.live
+        rid = str(obj["id"])
+        rec = _record(self.state, kind, match.previous_slug or res.slug, rid)
+        slots = self.with_recorded(res.key, rec)
+        live_c = self.canon(kind, obj, res.key, slots)
+        if rec is not None:
+            planned = diff(self.follow(rec.desired), want)
+            drifted = diff(drop_mirrored(kind, self.follow(rec.payload), want), live_c)
+            # The same edit made in the config and outside: live already is what the config now says.
+            # Nothing to write for those fields, and nothing changed that the config does not want.
+            settled = {c.path for c in planned if _at(live_c, c.path) == _at(want, c.path)}
+            if settled:
+                planned = [c for c in planned if c.path not in settled]
+                drifted = [c for c in drifted if c.path not in settled]
+                self.converged.add(res.key)
+            self.mark_secrets(res.key, drifted, drift=True)
+            if drifted:
+                self.drift.append(DriftItem(kind, res.slug, rid, drifted, name=display_name(kind, obj)))
+                if self.repair_drift:
+                    seen = {c.path for c in planned}
+                    planned += [_reverse(c) for c in drifted if c.path not in seen]
+        else:
+            planned = diff(restrict_to(live_c, want), want)
+        planned += self.rotations(res.key, slots, obj, against, planned)
+        self.live_canonical[res.key] = live_c
+        self.live_hashes.append([kind, rid, content_hash(hash_view(live_c))])
+        self.mark_secrets(res.key, planned)
+        send = sorted({str(c.path[0]) for c in planned if c.path and not (len(c.path) == 1 and c.op == "remove")})
+        unset = sorted({str(c.path[0]) for c in planned if len(c.path) == 1 and c.op == "remove"})
+        if not planned and match.how == "previous":
+            send = sorted(want)  # a rename always writes: the labels carry the new slug
+        if match.how == "previous":
+            action = "rename"
+        elif match.how == "name":
+            action = "adopt"
+            # Assistants take the labels (a write); other kinds that already equal the document are
+            # only recorded by the next apply: nothing to send.
+            send = sorted(set(send) | (set(want) if not planned and KINDS[kind].labels else set()))
+        else:
+            action = "update" if planned else "noop"
+        if match.how == "recovered":
+            self.warnings.append(
+                f"{res.key}: recovered {display_name(kind, obj) or rid} (id {rid}), created by an interrupted or "
+                "unanswered apply: it is this document's resource, not a new one"
+            )
+        self.changes.append(
+            Change(
+                action,
+                **{**base, "id": rid, "previous_slug": match.previous_slug},
+                fields=planned if action != "noop" else [],
+                send=tuple(send),
+                unset=tuple(unset),
+            )
+        )
+
+    def rotations(
+        self, key: str, slots: Mapping[Path, SecretSlot], obj: dict[str, Any], against: str, planned: list[FieldChange]
+    ) -> list[FieldChange]:
+        """Secret fields whose value here differs from the one last sent (rotated outside git): they
+        are sent again, reported, and kept out of the plan hash."""
+        out = []
+        live = ids_to_refs(obj, self.tokens) if against == "live" else None
+        for path, slot in slots.items():
+            if slot.value is None or any(c.path[: len(path)] == path for c in planned):
+                continue
+            same = self.masker.matches_recorded(slot.value, slot.recorded)
+            if same is None and live is not None:
+                try:
+                    current = get_path(live, path)
+                except (KeyError, IndexError, TypeError):
+                    current = None
+                same = isinstance(current, str) and current == slot.value
+            if same is False:
+                out.append(FieldChange(path, "change", secret=ROTATED))
+                self.rotated.setdefault(key, set()).add(path)
+            elif same is True:
+                self.verified.update(slot.refs)
+        return out
+
+    def mark_secrets(self, key: str, fields: list[FieldChange], *, drift: bool = False) -> None:
+        """A field that is a placeholder's string, or a secret marker, shows a status (changed /
+        unknown / rotated) instead of values.  Anything else shows as it is: placeholders are config
+        text, and a subtree holding one (a create's ``server`` map) is shown whole (values never are)."""
+        slots = self.slots.get(key, {})
+        for i, change in enumerate(fields):
+            if change.secret is not None:
+                continue
+            slot = slots.get(change.path)
+            if slot is not None:
+                status = "changed" if drift or slot.value is not None else "unknown"
+            elif any(
+                isinstance(v, str) and (v.startswith(SECRET_MARK) or v == REDACTED) for v in (change.old, change.new)
+            ):
+                status = "changed"
+            else:
+                continue
+            fields[i] = FieldChange(change.path, change.op, secret=status)
+
+    # --- step 4: deletes, unmanaged ----------------------------------------------------------------
+
+    def plan_deletes(self) -> None:
+        for kind in sorted(KINDS, key=kind_order, reverse=True):
+            spec = KINDS[kind]
+            for slug, obj in sorted(self.identity[kind].orphans.items()):
+                if not spec.deletable:
+                    self.warnings.append(f"{kind}/{slug} is no longer in the config; ci-deployer never deletes {kind}s")
+                    continue
+                blocked = None
+                if not self.allow_deletes:
+                    blocked = f"deletes are not allowed in {self.env} (pass --allow-deletes, or set allowDeletes: true)"
+                rid = str(obj["id"])
+                rec = _record(self.state, kind, slug, rid)
+                live_c = self.canon(kind, obj, None, recorded_slots(rec) if rec else {})
+                self.live_hashes.append([kind, rid, content_hash(hash_view(live_c))])
+                self.changes.append(Change("delete", kind, slug, rid, display_name(kind, obj), blocked=blocked))
+
+    def unmanaged(self) -> list[dict[str, Any]]:
+        return [
+            {"kind": kind, "id": str(obj.get("id")), "name": display_name(kind, obj)}
+            for kind in sorted(KINDS, key=kind_order)
+            for obj in self.identity[kind].unmanaged
+        ]
+
+    # --- step 5: secret statuses, hash ---------------------------------------------------------------
+
+    def secret_report(self) -> list[dict[str, str]]:
+        """Per placeholder: unchanged / changed (sent anew) / unknown (not resolvable, or nothing
+        here to compare with)."""
+        rotated_refs = {
+            ref for key, paths in self.rotated.items() for path in paths for ref in self.slots[key][path].refs
+        }
+        out = []
+        for ref in sorted({sref.ref for res in self.desired for sref in res.secrets}):
+            value = self.values.get(ref)
+            recorded = self.state.secret_hmacs.get(ref) if self.state is not None else None
+            if value is None:
+                status = "unknown"
+            elif ref in rotated_refs:
+                status = "changed"
+            else:
+                same = self.masker.matches_recorded(value, recorded)
+                if same is None and ref in self.verified:
+                    same = True
+                status = "unknown" if same is None else ("unchanged" if same else "changed")
+            out.append({"ref": ref, "status": status})
+        return out
+
+    def plan_hash(self) -> str:
+        """The hash of "the same change": see the module docstring."""
+        return content_hash(
+            {
+                "env": self.env,
+                "org": self.environment.org,
+                "desired": {key: hash_view(want) for key, want in self.desired_canonical.items()},
+                "live": sorted(self.live_hashes),
+                "changes": [
+                    [
+                        c.action,
+                        c.key,
+                        c.id,
+                        bool(c.blocked),
+                        sorted(format_path(f.path) for f in c.fields if f.secret != ROTATED),
+                    ]
+                    for c in self.changes
+                    if c.action != "noop" and not c.rotation_only
+                ],
+            }
+        )
+
+    def snapshot_info(self) -> dict[str, Any] | None:
+        if self.state is None:
+            return None
+        state = self.state
+        return {"sha": state.sha, "appliedAt": state.applied_at, "run": state.run, "complete": state.complete}
 
 
 def _rename_tokens(data: Any, renamed: Mapping[str, str]) -> Any:
@@ -569,30 +822,20 @@ def _rename_tokens(data: Any, renamed: Mapping[str, str]) -> Any:
     return data
 
 
+_ABSENT = object()
+
+
+def _at(data: Any, path: Path) -> Any:
+    try:
+        return get_path(data, path)
+    except (KeyError, IndexError, TypeError):
+        return _ABSENT
+
+
 def _reverse(change: FieldChange) -> FieldChange:
     """A drift (recorded → live) turned into the change that undoes it (live → desired)."""
     op = {"add": "remove", "remove": "add"}.get(change.op, change.op)
     return FieldChange(change.path, op, change.new, change.old, change.secret)  # type: ignore[arg-type]
-
-
-class _ResolvedValues:
-    """Resolves placeholders for HMACs only (the values never leave this object)."""
-
-    def __init__(self, resolver: SecretResolver | None, known: Mapping[str, str]) -> None:
-        self._resolver = resolver
-        self._known = known
-        self._cache: dict[str, str] = {}
-
-    def substitute(self, template: str, refs: list[str]) -> str | None:
-        if self._resolver is None or any(ref not in self._known for ref in refs):
-            return None
-        for ref in refs:
-            if ref not in self._cache:
-                value = self._resolver.resolve(ref)
-                if value is None:
-                    return None
-                self._cache[ref] = value
-        return SECRET_TOKEN.sub(lambda m: self._cache[m.group(1)], template)
 
 
 def _change_base(res: DesiredResource) -> dict[str, Any]:
@@ -608,10 +851,22 @@ def _record(state: Snapshot | None, kind: str, slug: str, rid: str | None) -> Sn
     return rec
 
 
-def _recorded_expected(rec: SnapshotRecord | None) -> dict[Path, tuple[str, str | None]]:
+def merge_recorded(slots: Mapping[Path, SecretSlot], rec: SnapshotRecord | None) -> dict[Path, SecretSlot]:
+    """``slots`` with the HMACs ``rec`` recorded, plus the slots only ``rec`` knows."""
+    if rec is None:
+        return dict(slots)
+    out = recorded_slots(rec)
+    for path, slot in slots.items():
+        recorded = out[path].recorded if path in out else None
+        out[path] = SecretSlot(slot.template, slot.refs, slot.value, recorded)
+    return out
+
+
+def recorded_slots(rec: SnapshotRecord | None) -> dict[Path, SecretSlot]:
+    """The secret slots a snapshot record kept (templates and HMACs; no values)."""
     if rec is None:
         return {}
-    out: dict[Path, tuple[str, str | None]] = {}
+    out: dict[Path, SecretSlot] = {}
     for dotted, info in rec.secret_refs.items():
         path = tuple(p for p in parse_pattern(dotted) if p is not None)
         try:
@@ -619,55 +874,10 @@ def _recorded_expected(rec: SnapshotRecord | None) -> dict[Path, tuple[str, str 
         except (KeyError, IndexError, TypeError):
             continue
         if isinstance(template, str):
-            out[path] = (template, info.get("hmac"))
+            digest = info.get("hmac") if isinstance(info, dict) else None
+            refs = tuple(m.group(1) for m in SECRET_TOKEN.finditer(template))
+            out[path] = SecretSlot(template, refs, None, digest if isinstance(digest, str) else None)
     return out
-
-
-def _mark_secrets(
-    fields: list[FieldChange],
-    paths: Mapping[Path, SecretPath],
-    state: Snapshot | None,
-    rec: SnapshotRecord | None,
-    hmacs: Mapping[str, str],
-    *,
-    drift: bool = False,
-) -> None:
-    """Replace old/new of secret fields by a status: changed / unchanged / unknown."""
-    for i, change in enumerate(fields):
-        secret_path = next(
-            (p for p in paths if change.path[: len(p)] == p or p[: len(change.path)] == change.path), None
-        )
-        looks_secret = is_secret_path(change.path) or any(
-            isinstance(v, str) and (v.startswith(SECRET_MARK) or "secrets://" in v) for v in (change.old, change.new)
-        )
-        if secret_path is None and not looks_secret:
-            continue
-        if secret_path is not None and change.path == secret_path:
-            sp = paths[secret_path]
-            recorded = rec.secret_refs.get(format_path(secret_path)) if rec is not None else None
-            if drift:
-                status = "changed"
-            elif sp.hmac is None:
-                status = "unknown"
-            elif recorded is not None and recorded.get("hmac") == sp.hmac and change.old == change.new:
-                status = "unchanged"
-            else:
-                status = "changed"
-            fields[i] = FieldChange(change.path, change.op, secret=status)
-        elif _contains_secret(change.old) or _contains_secret(change.new) or looks_secret:
-            fields[i] = FieldChange(change.path, change.op, secret="changed")  # noqa: S106 - a status
-
-
-def _contains_secret(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.startswith(SECRET_MARK) or "secrets://" in value
-    if isinstance(value, dict):
-        return any(_contains_secret(v) for v in value.values()) or any(
-            isinstance(k, str) and is_secret_path((k,)) for k in value
-        )
-    if isinstance(value, list):
-        return any(_contains_secret(v) for v in value)
-    return False
 
 
 def _blank_secrets(data: Any, path: Path = ()) -> Any:
@@ -677,17 +887,6 @@ def _blank_secrets(data: Any, path: Path = ()) -> Any:
         return [_blank_secrets(v, (*path, i)) for i, v in enumerate(data)]
     if isinstance(data, str) and (is_secret_path(path) or data.startswith(SECRET_MARK) or "secrets://" in data):
         return "<secret>"
-    return data
-
-
-def _replace(data: Any, path: Path, value: Any) -> Any:
-    if not path:
-        return value
-    head, rest = path[0], path[1:]
-    if isinstance(data, dict) and head in data:
-        return {**data, head: _replace(data[head], rest, value)}
-    if isinstance(data, list) and isinstance(head, int) and 0 <= head < len(data):
-        return [*data[:head], _replace(data[head], rest, value), *data[head + 1 :]]
     return data
 
 
@@ -712,7 +911,7 @@ def _id_index(
     for tool in live.get("Tool", []):
         if tool.get("type") in GENERATED_TOOL_TYPES and str(tool.get("knowledgeBaseId")) in kb_slugs:
             # DESIGN §2: a KB slug in toolIds means the search tool Vapi generated for that base.
-            token = ref_token("KnowledgeBase", kb_slugs[str(tool["knowledgeBaseId"])])
+            token = ref_token(KB_TOOL, kb_slugs[str(tool["knowledgeBaseId"])])
             ids[token] = str(tool["id"])
             tokens[str(tool["id"])] = token
     return ids, tokens

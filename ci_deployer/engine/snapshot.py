@@ -73,10 +73,11 @@ class Snapshot:
     resources: list[SnapshotRecord] = field(default_factory=list)
     plan_hash: str | None = None
     logical_hash: str | None = None
-    hmac_key: str | None = None
-    secret_hmacs: dict[str, str] = field(default_factory=dict)  # REF → HMAC of its value when applied
+    secret_hmacs: dict[str, str] = field(default_factory=dict)  # REF → HMAC of its value when applied (keyed)
     kind_name: str = "snapshot"  # "snapshot" | "backup"
     unmanaged: list[dict[str, Any]] = field(default_factory=list)  # backups: everything else in the org
+    # Read from a state written before keys came from the user: its key and fingerprints were dropped.
+    legacy_key_dropped: bool = False
 
     def records(self, kind: str | None = None) -> list[SnapshotRecord]:
         return [r for r in self.resources if kind is None or r.kind == kind]
@@ -104,7 +105,6 @@ class Snapshot:
             "complete": self.complete,
             "planHash": self.plan_hash,
             "logicalHash": self.logical_hash,
-            "hmacKey": self.hmac_key,
             "secretHmacs": dict(sorted(self.secret_hmacs.items())),
             "resources": [r.to_dict() for r in sorted(self.resources, key=lambda r: (r.kind, r.slug))],
         }
@@ -116,7 +116,7 @@ class Snapshot:
     def from_dict(cls, data: dict[str, Any], *, source: str = "snapshot") -> Snapshot:
         if not isinstance(data, dict) or data.get("kind") not in ("snapshot", "backup"):
             raise StateError(
-                f"{source} is not a ci-deployer snapshot (no \"kind\": \"snapshot\")",
+                f'{source} is not a ci-deployer snapshot (no "kind": "snapshot")',
                 hint="pass a snapshot-after.json or backup-before.json written by `ci-deployer apply`",
             )
         if int(data.get("formatVersion") or 0) > FORMAT_VERSION:
@@ -124,6 +124,11 @@ class Snapshot:
                 f"{source} has formatVersion {data.get('formatVersion')}, newer than this ci-deployer understands",
                 hint="upgrade ci-deployer",
             )
+        legacy = bool(data.get("hmacKey"))
+        if legacy:
+            # Key material never sits beside what it keys (DESIGN §2): a state that carried its HMAC
+            # key is migrated once by dropping the key and every fingerprint made with it.
+            data = _without_fingerprints(data)
         try:
             return cls(
                 env=str(data["env"]),
@@ -136,16 +141,29 @@ class Snapshot:
                 resources=[SnapshotRecord.from_dict(r) for r in data.get("resources") or []],
                 plan_hash=data.get("planHash"),
                 logical_hash=data.get("logicalHash"),
-                hmac_key=data.get("hmacKey"),
                 secret_hmacs=dict(data.get("secretHmacs") or {}),
                 kind_name=str(data.get("kind")),
                 unmanaged=list(data.get("unmanaged") or []),
+                legacy_key_dropped=legacy,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise StateError(
                 f"{source} is not a valid snapshot: missing or bad field {exc}",
                 hint="restore the file from the apply's artifacts, or delete it to start from no state",
             ) from None
+
+
+def _without_fingerprints(data: dict[str, Any]) -> dict[str, Any]:
+    resources = []
+    for item in data.get("resources") or []:
+        if isinstance(item, dict) and isinstance(item.get("secretRefs"), dict):
+            refs = {
+                path: {**info, "hmac": None} if isinstance(info, dict) else info
+                for path, info in item["secretRefs"].items()
+            }
+            item = {**item, "secretRefs": refs}  # noqa: PLW2901 - the migrated copy replaces it
+        resources.append(item)
+    return {**data, "hmacKey": None, "secretHmacs": {}, "resources": resources}
 
 
 def dump(snapshot: Snapshot) -> str:
@@ -168,7 +186,5 @@ def load(path: FsPath) -> Snapshot:
     except FileNotFoundError:
         raise StateError(f"snapshot {path} does not exist", hint="pass the path of a snapshot-after.json") from None
     except (OSError, ValueError) as exc:
-        raise StateError(
-            f"cannot read snapshot {path}: {exc}", hint="restore it from the apply's artifacts"
-        ) from None
+        raise StateError(f"cannot read snapshot {path}: {exc}", hint="restore it from the apply's artifacts") from None
     return Snapshot.from_dict(data, source=str(path))

@@ -1,4 +1,7 @@
-"""Where an env's state lives: the latest snapshot, the HMAC key for secrets, and the apply lock.
+"""Where an env's state lives: the latest snapshot and the apply lock.
+
+The HMAC key for secret fingerprints is not state: it is a secret the user provides per env
+(``secrets.hmacKey`` in environments.yaml), never stored beside the fingerprints.
 
 :class:`StateBackend` is what the engine needs; :class:`LocalStateBackend` keeps it in
 ``<config>/.ci-deployer/state/<env>/`` (the default outside Actions).  The GitHub-artifacts backend
@@ -10,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,8 +23,9 @@ from ci_deployer.engine import snapshot as snapshots
 from ci_deployer.engine.snapshot import Snapshot
 from ci_deployer.errors import StateError
 
+# The default state folder, relative to a config root (keep `.ci-deployer/` out of git).
+STATE_DIR = (".ci-deployer", "state")
 SNAPSHOT_FILE = "snapshot.json"
-KEY_FILE = "hmac.key"
 LOCK_FILE = "apply.lock"
 
 
@@ -35,10 +38,6 @@ class StateBackend(Protocol):
 
     def save(self, snapshot: Snapshot) -> None:
         """Make ``snapshot`` the env's state."""
-        ...
-
-    def hmac_key(self, env: str) -> bytes:
-        """The env's key for secret HMACs, created on first use and then stable."""
         ...
 
     def lock(self, env: str) -> contextlib.AbstractContextManager[None]:
@@ -65,25 +64,6 @@ class LocalStateBackend:
     def save(self, snapshot: Snapshot) -> None:
         """Replace the env's snapshot atomically (the key is kept inside it too)."""
         snapshots.write(snapshot, self.folder(snapshot.env) / SNAPSHOT_FILE)
-
-    def hmac_key(self, env: str) -> bytes:
-        """Read ``hmac.key`` (or the latest snapshot's key); create it once when neither exists."""
-        path = self.folder(env) / KEY_FILE
-        if path.exists():
-            return bytes.fromhex(path.read_text(encoding="utf-8").strip())
-        latest = self.latest(env)
-        key = latest.hmac_key if latest is not None and latest.hmac_key else secrets.token_hex(32)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Written whole, then linked into place: a concurrent first plan either wins (and we read
-        # its key) or loses; nobody ever reads a half-written key file.
-        tmp = path.with_name(f"{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
-        tmp.write_text(key + "\n", encoding="utf-8")
-        try:
-            with contextlib.suppress(FileExistsError):
-                os.link(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return bytes.fromhex(path.read_text(encoding="utf-8").strip())
 
     @contextlib.contextmanager
     def lock(self, env: str) -> Iterator[None]:
@@ -161,11 +141,6 @@ class SnapshotFileState:
 
     def save(self, snapshot: Snapshot) -> None:
         raise StateError(f"{self.path} is read-only state", hint="apply without --snapshot")
-
-    def hmac_key(self, env: str) -> bytes:
-        if self.snapshot.hmac_key:
-            return bytes.fromhex(self.snapshot.hmac_key)
-        return self.fallback.hmac_key(env)
 
     def lock(self, env: str) -> contextlib.AbstractContextManager[None]:
         return self.fallback.lock(env)

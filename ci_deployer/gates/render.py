@@ -66,23 +66,18 @@ def format_json(report: GateReport) -> str:
     return redact.redact(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
 def format_github(report: GateReport) -> str:
     """Workflow commands: an ``::error`` per failing blocking item, a ``::warning`` per pending one,
     then the text checklist for the log."""
+    from ci_deployer.github.commands import escape_data, escape_property
+    from ci_deployer.logsafe import neutralize
+
     lines = []
     for item in report.refusing():
         level = "error" if item.status == "fail" else "warning"
         message = item.evidence + (f"\nhint: {item.hint}" if item.hint else "")
-        lines.append(f"::{level} title={_escape_property('gate: ' + item.title)}::{_escape_data(message)}")
-    return redact.redact("\n".join(lines) + ("\n" if lines else "")) + format_text(report)
+        lines.append(f"::{level} title={escape_property('gate: ' + item.title)}::{escape_data(message)}")
+    return redact.redact("\n".join(lines) + ("\n" if lines else "")) + neutralize(format_text(report))
 
 
 REPORTERS: dict[str, Callable[[GateReport], str]] = {

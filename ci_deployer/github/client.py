@@ -16,6 +16,7 @@ from ci_deployer.errors import GitHubError
 
 if TYPE_CHECKING:
     from github import Github
+    from github.Repository import Repository
 
 _DEFAULT: Any = object()
 
@@ -33,6 +34,15 @@ class ClientOptions:
     def for_tests(cls) -> ClientOptions:
         """No retries, no pauses between calls: one mocked response per request."""
         return cls(retry=None, seconds_between_requests=None, seconds_between_writes=None)
+
+
+@dataclass
+class GitHubSource:
+    """A PyGithub client and the repository the config lives in (what the gates and the action
+    read GitHub through)."""
+
+    client: Github
+    repo: Repository
 
 
 class GitHubApiError(GitHubError):

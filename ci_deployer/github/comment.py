@@ -4,11 +4,13 @@ A comment is ours when its body carries the hidden marker for the environment::
 
     <!-- ci-deployer:v1 {"env":"prod","planHash":"sha256:…","baseSha":"…","headSha":"…"} -->
 
-**and** its author is a bot account (``user.type == "Bot"``, e.g. ``github-actions[bot]``): a person
-pasting the marker cannot hijack the comment, and we never need ``GET /user``, which answers 403 to
-the workflow token.  Every page of comments is read (Digger #2094 and pulumi/actions #633 missed
-comments beyond the first page).  The marker's ``planHash`` is what reviewers saw: apply compares it
-with a fresh plan (stale-plan protection).
+**and** its author is the identity the action posts as (``comment_author``: ``github-actions[bot]`` for
+the workflow token, ``<app-slug>[bot]`` for a GitHub App's token), a bot account (``user.type ==
+"Bot"``): a person pasting the marker — or another bot, e.g. one a PR author controls — cannot
+hijack the comment or supply a reviewed plan hash.  The identity is configured, not asked for:
+``GET /user`` answers 403 to the workflow token.  Every page of comments is read (Digger #2094 and
+pulumi/actions #633 missed comments beyond the first page).  The marker's ``planHash`` is what
+reviewers saw: apply compares it with a fresh plan (stale-plan protection).
 """
 
 from __future__ import annotations
@@ -66,10 +68,13 @@ def parse_marker(body: str | None) -> Marker | None:
     )
 
 
-def is_bot(comment: IssueComment) -> bool:
-    """Written by a bot account (GitHub App or ``github-actions[bot]``)."""
+DEFAULT_AUTHOR = "github-actions[bot]"
+
+
+def written_by(comment: IssueComment, author: str) -> bool:
+    """Written by ``author``, a bot account (the identity the action posts as)."""
     user = comment.user
-    return user is not None and user.type == "Bot"
+    return user is not None and user.type == "Bot" and user.login.lower() == author.lower()
 
 
 @dataclass(frozen=True)
@@ -84,9 +89,10 @@ class CommentOutcome:
 class StickyComments:
     """The ci-deployer comments of one pull request."""
 
-    def __init__(self, repo: Repository, number: int) -> None:
+    def __init__(self, repo: Repository, number: int, author: str = DEFAULT_AUTHOR) -> None:
         self.repo = repo
         self.number = number
+        self.author = author
 
     def find(self, env: str) -> tuple[IssueComment, Marker] | None:
         """Our comment for ``env`` (the newest, if a past bug left several), reading every page."""
@@ -94,7 +100,7 @@ class StickyComments:
         with translated(f"list comments of #{self.number}"):
             for comment in self.repo.get_issue(self.number).get_comments():
                 marker = parse_marker(comment.body)
-                if marker is not None and marker.env == env and is_bot(comment):
+                if marker is not None and marker.env == env and written_by(comment, self.author):
                     found = (comment, marker)
         return found
 

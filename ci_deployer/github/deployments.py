@@ -77,3 +77,13 @@ def start(
     record = DeploymentRecord(deployment=deployment, env=env, log_url=log_url)
     record.finish("in_progress", description)
     return record
+
+
+def ever_succeeded(repo: Repository, env: str) -> bool:
+    """Whether ci-deployer ever recorded a successful apply to ``env`` (its Deployment history):
+    what tells "never deployed" from "state lost" when no snapshot can be read."""
+    with translated(f"list the deployments of {env}"):
+        for deployment in repo.get_deployments(task=TASK, environment=env):
+            if any(status.state == "success" for status in deployment.get_statuses()):
+                return True
+    return False

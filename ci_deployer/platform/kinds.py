@@ -178,6 +178,17 @@ DOCUMENT_KINDS = (*KINDS, POLICY)
 # Read-only kinds the API lists but that are not managed by documents.
 GENERATED_TOOL_TYPES = frozenset({"knowledgeBase"})
 
+# The search tool Vapi generates for a knowledge base (DESIGN §2: a KB slug in a tool-id field means
+# it).  Not a kind of its own: ``ref:KnowledgeBaseTool/<kb slug>`` stands for that tool's id, which is
+# not the KB's id, and resolves once the KB exists.  ``TOKEN_OWNER`` names the resource a token waits for.
+KB_TOOL = "KnowledgeBaseTool"
+TOKEN_OWNER = {KB_TOOL: "KnowledgeBase"}
+
+
+def owner_of(token_kind: str) -> str:
+    """The kind a reference token's resource is created as (``KnowledgeBaseTool`` → ``KnowledgeBase``)."""
+    return TOKEN_OWNER.get(token_kind, token_kind)
+
 
 def kind(name: str) -> Kind:
     return KINDS[name]

@@ -130,6 +130,7 @@ def _context(plan: Plan) -> dict[str, Any]:
         "warnings": plan.warnings,
         "counts": counts_line(plan.summary),
         "deletes": sum(1 for c in plan.changes if c.action == "delete"),
+        "has_changes": plan.has_changes,
         "hash": plan.hash,
     }
 
@@ -140,8 +141,10 @@ def render_text(plan: Plan) -> str:
 
 
 def render_markdown(plan: Plan) -> str:
-    """The plan as GitHub-flavoured Markdown (job summary, ``--markdown plan.md``)."""
-    return redact.redact(_env().get_template("plan.md.j2").render(**_context(plan)))
+    """The plan as GitHub-flavoured Markdown: the same renderer as the PR comment (``--markdown``)."""
+    from ci_deployer.report import markdown
+
+    return markdown.render_plan(plan.to_dict(), run=markdown.RunInfo(sha=plan.sha or ""))
 
 
 def render_json(plan: Plan) -> str:
@@ -149,15 +152,23 @@ def render_json(plan: Plan) -> str:
     return plan.to_json()
 
 
-def render_github(plan: Plan) -> str:
-    """Text plus workflow-command annotations: a warning per drifted resource, a notice per change."""
-    out = [render_text(plan)]
+def render_github(plan: Plan, *, prefix: str = "") -> str:
+    """Text (untrusted lines neutralised) plus workflow-command annotations on the workspace-relative
+    file of each change (``prefix``: the config root relative to the workspace): a notice per change,
+    a warning per drifted resource."""
+    from ci_deployer.github.commands import escape_data, escape_property
+    from ci_deployer.logsafe import neutralize
+    from ci_deployer.report.locations import located
+
+    out = [neutralize(render_text(plan)).rstrip("\n")]
     for change in plan.changes:
         if change.action == "noop":
             continue
-        where = f"file={change.file},line={change.line}," if change.file and change.line else ""
-        out.append(f"::notice {where}title={change.action} {change.key}::{change.action} {change.key}")
+        file = located(change.file, prefix)
+        where = f"file={escape_property(file)},line={change.line}," if file and change.line else ""
+        title = escape_property(f"{change.action} {change.key}")
+        out.append(f"::notice {where}title={title}::{escape_data(f'{change.action} {change.key}')}")
     for item in plan.drift:
         key = f"{item.kind}/{item.slug}"
-        out.append(f"::warning title=drift {key}::{key} changed outside ci-deployer")
+        out.append(f"::warning title={escape_property('drift ' + key)}::{escape_data(key)} changed outside ci-deployer")
     return redact.redact("\n".join(out) + "\n")

@@ -29,27 +29,18 @@ def sorted_findings(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=sort_key)
 
 
-def relocate(findings: Iterable[Finding], root: Path, cwd: Path | None = None) -> list[Finding]:
-    """Rewrite config-root-relative paths to be relative to ``cwd`` when the root lies under it.
+def relocate(findings: Iterable[Finding], root: Path, workspace: Path | None = None) -> list[Finding]:
+    """Rewrite config-root-relative paths to be relative to ``workspace`` (default: the working
+    directory) when the root lies under it.
 
-    Annotations and editors resolve paths against the working directory (the repository checkout
-    in Actions), so ``assistants/a.yaml`` must become ``platform/assistants/a.yaml`` there.  A root
-    outside ``cwd`` leaves paths as they are (relative to the root).
+    Annotations and editors resolve paths against the workspace (the repository checkout in
+    Actions), so ``assistants/a.yaml`` must become ``platform/assistants/a.yaml`` there.  A root
+    outside the workspace leaves paths as they are (relative to the root).
     """
-    here = (cwd or Path.cwd()).resolve()
-    try:
-        prefix = root.resolve().relative_to(here)
-    except (ValueError, OSError):
-        return list(findings)
-    if prefix == Path():
-        return list(findings)
-    out = []
-    for finding in findings:
-        if finding.path and not Path(finding.path).is_absolute():
-            out.append(replace(finding, path=(prefix / finding.path).as_posix()))
-        else:
-            out.append(finding)
-    return out
+    from ci_deployer.report.locations import config_prefix, located
+
+    prefix = config_prefix(root, workspace)
+    return [replace(f, path=located(f.path, prefix) or f.path) for f in findings]
 
 
 def _plural(count: int, word: str) -> str:
@@ -100,19 +91,11 @@ def format_json(findings: list[Finding], *, documents: int = 0, environments: in
     return redact.redact(json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
-def escape_data(text: str) -> str:
-    """Workflow-command message escaping (actions/toolkit ``escapeData``)."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def escape_property(text: str) -> str:
-    """Workflow-command property escaping (actions/toolkit ``escapeProperty``): also ``:`` and ``,``."""
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
 def format_github(findings: list[Finding], *, documents: int = 0, environments: int = 0) -> str:
     """``::error file=…,line=…,col=…,title=CODE::message`` per finding (the hint on a second
     annotation line), then the plain summary line for the log."""
+    from ci_deployer.github.commands import escape_data, escape_property
+
     lines = []
     for finding in sorted_findings(findings):
         props = []
@@ -137,5 +120,3 @@ REPORTERS: dict[str, Reporter] = {"text": format_text, "json": format_json, "git
 def reporter(name: str) -> Reporter:
     """The reporter for ``--format NAME``."""
     return REPORTERS[name]
-
-

@@ -251,9 +251,7 @@ def squad_destinations(ctx: EnvContext) -> Iterator[Finding]:
     assistants = ctx.by_kind.get("Assistant", {}).values()
     names = {identity[1] for r in assistants if (identity := identity_name("Assistant", r.spec))}
     for squad in ctx.by_kind.get("Squad", {}).values():
-        inline = {
-            value for _, value in iter_pattern(squad.spec, "members[].assistant.name") if isinstance(value, str)
-        }
+        inline = {value for _, value in iter_pattern(squad.spec, "members[].assistant.name") if isinstance(value, str)}
         for path, value in iter_pattern(squad.spec, "members[].assistantDestinations[].assistantName"):
             if not isinstance(value, str) or value in names or value in inline:
                 continue
@@ -283,8 +281,7 @@ def name_length(ctx: EnvContext) -> Iterator[Finding]:
         yield _finding(
             res.position(path),
             "E-NAME-TOO-LONG",
-            f"{res.kind} {dotted} is {len(name)} characters after rendering (\"{name}\"); "
-            f"Vapi allows at most {maximum}",
+            f'{res.kind} {dotted} is {len(name)} characters after rendering ("{name}"); Vapi allows at most {maximum}',
             "shorten it (templates count after rendering: `${{ env.name }}` adds the environment's name)",
             json_path=format_path(path, "spec"),
         )

@@ -79,9 +79,7 @@ def _schema_findings(res: RenderedResource) -> list[Finding]:
             continue  # the name-length rule says it better (with the rendered name and the env)
         pos = res.position(path)
         where = format_path(path, "spec")
-        findings.append(
-            Finding(pos.file, pos.line, pos.column, "E-SCHEMA", issue.message, "error", issue.hint, where)
-        )
+        findings.append(Finding(pos.file, pos.line, pos.column, "E-SCHEMA", issue.message, "error", issue.hint, where))
     return findings
 
 

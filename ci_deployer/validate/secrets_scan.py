@@ -130,9 +130,7 @@ def _token_finding(
     )
 
 
-def check_value(
-    file: str, line: int | None, col: int | None, *, key: object, where: str, value: str
-) -> Finding | None:
+def check_value(file: str, line: int | None, col: int | None, *, key: object, where: str, value: str) -> Finding | None:
     """The finding for one string value at ``where`` under ``key``, if it holds a secret."""
     hit = find_token(value)
     if hit is not None:

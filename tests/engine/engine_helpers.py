@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import httpx
 import pytest
 
 from ci_deployer.emulator import Emulator, ServerHandle, serve
+from support.gitrepo import git
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "platform"
 TOKEN = "tok-dev-5f1e2d3c4b5a"
@@ -53,17 +53,6 @@ environments:
     org: acme-dev
     api: {{url: "{url}", token: secrets://VAPI_TOKEN_DEV}}
 {extra}"""
-
-
-def git(root: Path, *args: str) -> str:
-    out = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.strip()
 
 
 @pytest.fixture

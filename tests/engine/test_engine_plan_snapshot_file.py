@@ -32,7 +32,8 @@ def test_plan_against_a_snapshot_file_reads_no_api_and_checks_the_env(
     plan = json.loads(capsys.readouterr().out)
     assert plan["against"] == "snapshot"
     assert plan["hasChanges"] is False
-    assert {s["status"] for s in plan["secrets"]} == {"unchanged"}
+    # No HMAC key is configured (secrets.hmacKey), and a snapshot plan sees no live value: unknown.
+    assert {s["status"] for s in plan["secrets"]} == {"unknown"}
 
     assert (
         cli.main(["plan", "--config", str(root), "--env", "uat", "--snapshot", str(snapshot), "--format", "json"]) == 1

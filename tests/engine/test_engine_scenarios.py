@@ -111,8 +111,13 @@ def test_full_scenario(served_repo: Path, org: Org, capsys: pytest.CaptureFixtur
         names = {p.name for p in (runs / run).iterdir()}
         assert {"backup-before.json", "snapshot-after.json", "apply-log.jsonl"} <= names
     log = [json.loads(line) for line in (runs / "1" / "apply-log.jsonl").read_text().splitlines()]
-    posts = [entry for entry in log if entry["method"] == "POST"]
+    posts = [entry for entry in log if entry.get("method") == "POST"]
     assert len(posts) == 8 and all(e["status"] == 201 and e["requestSha256"] and e["idempotencyKey"] for e in posts)
+    # the journal: opened, one line per finished write with the id the org gave it, closed
+    events = [entry["event"] for entry in log if "event" in entry]
+    assert events[0] == "start" and events[-1] == "end" and events.count("write") == 8
+    writes = [entry for entry in log if entry.get("event") == "write"]
+    assert all(entry["status"] == "ok" and entry["id"] for entry in writes)
     files = all_files(runs) + all_files(root / ".ci-deployer")
     assert files
     for path in files:
@@ -364,9 +369,44 @@ def test_export_validates_and_plans_to_zero(
         assert SECRET not in path.read_text(encoding="utf-8"), path
     code, out_text, err = run_cli(capsys, "validate", "--config", str(out), "--env", "dev")
     assert code == 0, out_text + err
+    # config only: no state, no key in the exported folder
+    assert not (out / ".ci-deployer").exists()
+    # templates come back where the source config writes them and they render to the exported value
+    agent = (out / "assistants" / "order-agent.yaml").read_text(encoding="utf-8")
+    source = (served_repo / "assistants" / "order-agent.yaml").read_text(encoding="utf-8")
+    assert "${{ params.model }}" in agent and "${{ params.model }}" in source
+    assert "gpt-4.1-mini" not in agent
     code, plan = plan_json(capsys, out)
     assert code == 0, [c for c in plan["changes"] if c["action"] != "noop"]
+    assert plan["hasChanges"] is False and plan["drift"] == [] and plan["unmanaged"] == []
+    # assistants by their labels; the other kinds by name, only to be recorded (nothing to send)
+    assert {c["action"] for c in plan["changes"]} <= {"noop", "adopt"}
+    assert all(c["fields"] == [] for c in plan["changes"])
+    code, _, err = run_cli(
+        capsys, "apply", "--config", str(out), "--env", "dev", "--auto-approve", "--out-dir", str(tmp_path / "b")
+    )
+    assert code == 0, err
+    log = (tmp_path / "b" / "apply-log.jsonl").read_text(encoding="utf-8")
+    assert '"method": "POST"' not in log and '"method": "PATCH"' not in log  # recorded, nothing written
+    code, plan = plan_json(capsys, out)
     assert plan["summary"]["noop"] == 8
+
+
+def test_export_of_the_embedded_env_plans_back_to_no_changes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "platform"
+    shutil.copytree(EXAMPLES, root, ignore=shutil.ignore_patterns(".ci-deployer"))
+    monkeypatch.setenv("ORDERS_API_TOKEN", SECRET)
+    code, _, err = run_cli(capsys, "apply", "--config", str(root), "--env", "dev", "--auto-approve")
+    assert code == 0, err
+    out = tmp_path / "exported"
+    code, _, err = run_cli(capsys, "export", "--config", str(root), "--env", "dev", "--out", str(out))
+    assert code == 0, err
+    assert not (out / ".ci-deployer").exists()
+    code, plan = plan_json(capsys, out)  # the same embedded org, reached from the exported folder
+    assert code == 0 and plan["hasChanges"] is False, [c for c in plan["changes"] if c["action"] != "noop"]
+    assert plan["unmanaged"] == [] and plan["summary"]["create"] == 0
 
 
 def test_embedded_default(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

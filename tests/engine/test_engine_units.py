@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
 
 from ci_deployer.config.model import Environment, SecretRef
 from ci_deployer.engine import graph
-from ci_deployer.engine.canonical import SecretMasker, canonical_json, content_hash, drop_mirrored, strip_server_fields
+from ci_deployer.engine.canonical import (
+    SecretMasker,
+    SecretSlot,
+    canonical_json,
+    content_hash,
+    drop_mirrored,
+    strip_server_fields,
+)
 from ci_deployer.engine.diff import FieldChange, diff
 from ci_deployer.engine.identity import match_kind
 from ci_deployer.engine.model import DesiredResource, IgnoreRules
@@ -50,17 +56,40 @@ def test_hash_ignores_key_order() -> None:
     assert canonical_json({"b": 1, "a": 2}) == '{"a":2,"b":1}'
 
 
+AUTH = ("server", "headers", "Authorization")
+
+
 def test_masker_matches_placeholder_without_storing_the_value() -> None:
     masker = SecretMasker(KEY)
     template = "Bearer secrets://TOKEN"
-    expected = {("server", "headers", "Authorization"): (template, masker.hmac("Bearer s3cr3t-value"))}
+    recorded = masker.hmac("Bearer s3cr3t-value")
+    slots = {AUTH: SecretSlot(template, ("TOKEN",), None, recorded)}
     live = {"server": {"headers": {"Authorization": "Bearer s3cr3t-value", "X-Other": "plain"}}}
-    masked = masker.mask_live(live, expected)
+    masked = masker.mask_live(live, slots)
     assert masked["server"]["headers"]["Authorization"] == template
-    assert masked["server"]["headers"]["X-Other"].startswith("hmac:")
-    changed = masker.mask_live({"server": {"headers": {"Authorization": "Bearer rotated"}}}, expected)
+    assert masked["server"]["headers"]["X-Other"].startswith("hmac:")  # not the config's literal: hidden
+    assert (
+        masker.mask_live(live, slots, {"server": {"headers": {"X-Other": "plain"}}})["server"]["headers"]["X-Other"]
+        == "plain"
+    )  # the config's own literal header value is config text
+    changed = masker.mask_live({"server": {"headers": {"Authorization": "Bearer rotated"}}}, slots)
     assert changed["server"]["headers"]["Authorization"].startswith("hmac:")
     assert "rotated" not in str(changed)
+
+
+def test_without_a_key_the_masker_tells_only_what_it_can_see() -> None:
+    masker = SecretMasker(None)
+    template = "Bearer secrets://TOKEN"
+    live = {"server": {"headers": {"Authorization": "Bearer s3cr3t-value", "X-Other": "plain"}}}
+    # the value resolved here is what live holds: the placeholder
+    known = {AUTH: SecretSlot(template, ("TOKEN",), "Bearer s3cr3t-value", None)}
+    assert masker.mask_live(live, known)["server"]["headers"]["Authorization"] == template
+    # nothing here can tell: the placeholder (no false drift), never the value
+    unknown = {AUTH: SecretSlot(template, ("TOKEN",), None, None)}
+    masked = masker.mask_live(live, unknown)
+    assert masked["server"]["headers"]["Authorization"] == template
+    assert masked["server"]["headers"]["X-Other"] == "secret:redacted"
+    assert masker.hmac("x") is None
 
 
 def test_mirrored_link_ignored_unless_config_sets_it() -> None:
@@ -163,7 +192,7 @@ def plan_of(
     ).plan
 
 
-def test_plan_hash_is_stable_and_secret_sensitive() -> None:
+def test_plan_hash_means_the_same_change_whatever_secrets_or_keys_the_job_holds() -> None:
     tool = res(
         "Tool",
         "t",
@@ -173,11 +202,25 @@ def test_plan_hash_is_stable_and_secret_sensitive() -> None:
     a = plan_of([tool], {}, None, {"TOK": "value-one"})
     b = plan_of([tool], {}, None, {"TOK": "value-one"})
     c = plan_of([tool], {}, None, {"TOK": "value-two"})
-    d = plan_of([tool], {}, None, {})
-    assert a.hash == b.hash
-    assert len({a.hash, c.hash, d.hash}) == 3
+    d = plan_of([tool], {}, None, {})  # the PR job without the secret
+    other_key = build_plan(
+        ENV,
+        [tool],
+        live={},
+        state=None,
+        hmac_key=b"another key",
+        resolver=Env({"TOK": "value-one"}),
+        allow_adopt=True,
+        allow_deletes=True,
+    ).plan
+    no_key = build_plan(
+        ENV, [tool], live={}, state=None, hmac_key=None, resolver=Env({}), allow_adopt=True, allow_deletes=True
+    ).plan
+    assert a.hash == b.hash == c.hash == d.hash == other_key.hash == no_key.hash
     assert d.secrets == [{"ref": "TOK", "status": "unknown"}]
     assert "value-one" not in a.to_json()
+    edited = res("Tool", "t", {"type": "apiRequest", "name": "t", "headers": {"X": "secrets://OTHER"}})
+    assert plan_of([edited], {}, None).hash != a.hash  # a different config is a different change
 
 
 def test_planned_change_against_the_recorded_desired_not_server_defaults() -> None:
@@ -211,13 +254,3 @@ def test_local_state_lock_keeps_two_applies_apart(tmp_path: Path) -> None:
         pass
     with backend.lock("dev"):  # released
         pass
-    assert backend.hmac_key("dev") == backend.hmac_key("dev")
-    keys: list[bytes] = []
-    threads = [
-        threading.Thread(target=lambda: keys.append(LocalStateBackend(tmp_path).hmac_key("uat"))) for _ in range(4)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(set(keys)) == 1

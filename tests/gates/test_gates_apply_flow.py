@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 import responses
 
-from ci_deployer.engine.compose import open_session
+from ci_deployer import compose
 from ci_deployer.engine.operations import ApplyOptions, apply
 from ci_deployer.errors import GateRefused
-from ci_deployer.gates.collect import github_source
-from ci_deployer.gates.hook import REPORT_FILE, pre_write_check, report_writer
+from ci_deployer.gates.hook import REPORT_FILE, report_writer
 from ci_deployer.gates.model import GateReport
 from ci_deployer.github.client import ClientOptions
+from ci_deployer.settings import Settings
 
 INSIDE = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)  # Monday 10:00 New York
 OUTSIDE = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)  # Saturday
@@ -111,16 +111,16 @@ def run_apply(root: Path, now: datetime, out: Path, break_glass: str | None = No
         reports.append(report)
         writer(report)
 
-    with open_session(root, "prod", ENVIRON) as session:
-        check = pre_write_check(
+    settings = Settings.from_environ(ENVIRON)
+    with compose.open_session(settings, root, "prod") as session:
+        check = compose.pre_write_check(
+            session,
+            settings,
             root,
-            session.repo,
-            ENVIRON,
-            lambda: now,
-            sha=HEAD,
-            break_glass_reason=break_glass,
-            github=github_source(ENVIRON, ClientOptions.for_tests()),
+            compose.GateRequest(sha=HEAD, break_glass_reason=break_glass, backup=out / "backup-before.json"),
+            github=compose.github_source(settings, ClientOptions.for_tests()),
             record=record,
+            clock=lambda: now,
         )
         with responses.RequestsMock() as rsps:
             mock_github(rsps)
@@ -129,7 +129,7 @@ def run_apply(root: Path, now: datetime, out: Path, break_glass: str | None = No
 
 
 def live_tools(root: Path) -> list[dict[str, object]]:
-    with open_session(root, "prod", {}) as session:
+    with compose.open_session(Settings(), root, "prod") as session:
         return session.client().list("Tool")
 
 

@@ -19,6 +19,7 @@ from ci_deployer import cli
 from ci_deployer.commands import gate as gate_command
 from ci_deployer.errors import GateRefused
 from ci_deployer.github.client import ClientOptions
+from ci_deployer.settings import Settings
 
 INSIDE = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)  # Monday 10:00 in New York
 OUTSIDE = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)  # Saturday
@@ -310,7 +311,12 @@ def test_dispatcher_approval_does_not_count_and_team_denial_is_explained(config:
     write_snapshot(config, "uat")
     with responses.RequestsMock() as rsps:
         mock_github(rsps)
-        report = gate_command.gate(gate_args(config), environ("bob"), INSIDE, github_options=ClientOptions.for_tests())
+        report = gate_command.gate_report(
+            gate_args(config),
+            Settings.from_environ(environ("bob")),
+            now=INSIDE,
+            github_options=ClientOptions.for_tests(),
+        )
     assert not report.allowed
     assert [i.id for i in report.refusing()] == ["approvals"]
     approvals = report.item("approvals")
@@ -324,7 +330,7 @@ def test_dispatcher_approval_does_not_count_and_team_denial_is_explained(config:
     ticket = report.item("ticket")
     assert ticket is not None and ticket.evidence == "CHG-12 (PR #12 title) https://jira.acme.example/browse/CHG-12"
     with pytest.raises(GateRefused, match="2 approvals on every merged PR"):
-        gate_command.emit(report, gate_args(config, format="text"))
+        gate_command.emit(report, "text", None)
 
 
 def test_full_prod_gate_passes_inside_window_and_refuses_outside(
@@ -334,13 +340,21 @@ def test_full_prod_gate_passes_inside_window_and_refuses_outside(
     write_snapshot(config, "uat")
     with responses.RequestsMock() as rsps:
         mock_github(rsps)
-        report = gate_command.gate(gate_args(config), environ("zed"), INSIDE, github_options=ClientOptions.for_tests())
+        report = gate_command.gate_report(
+            gate_args(config),
+            Settings.from_environ(environ("zed")),
+            now=INSIDE,
+            github_options=ClientOptions.for_tests(),
+        )
     assert report.allowed, report.to_dict()
-    assert gate_command.emit(report, gate_args(config, format="text")) == 0
+    assert gate_command.emit(report, "text", None) == 0
     assert capsys.readouterr().out.startswith("Gates for prod: allowed\n")
     with responses.RequestsMock() as rsps:
         mock_github(rsps)
-        outside = gate_command.gate(
-            gate_args(config), environ("zed"), OUTSIDE, github_options=ClientOptions.for_tests()
+        outside = gate_command.gate_report(
+            gate_args(config),
+            Settings.from_environ(environ("zed")),
+            now=OUTSIDE,
+            github_options=ClientOptions.for_tests(),
         )
     assert [i.id for i in outside.refusing()] == ["window"]

@@ -15,6 +15,7 @@ API = "https://api.github.com:443"  # PyGithub sends the port; URLs inside paylo
 COMMENTS = f"{API}/repos/acme/config/issues/7/comments"
 BOT = {"login": "github-actions[bot]", "type": "Bot", "id": 41898282}
 HUMAN = {"login": "mallory", "type": "User", "id": 5}
+OTHER_BOT = {"login": "mallory-app[bot]", "type": "Bot", "id": 77}
 
 
 def comment(cid: int, body: str, user: dict[str, Any]) -> dict[str, Any]:
@@ -80,11 +81,18 @@ def test_the_bot_comment_on_a_later_page_is_edited_in_place(comments: StickyComm
 @responses.activate
 def test_reviewed_marker_is_read_from_the_bot_comment(comments: StickyComments) -> None:
     responses.get(
-        COMMENTS, json=[comment(1, marker("prod", "sha256:abc"), BOT), comment(2, marker("prod", "sha256:evil"), HUMAN)]
+        COMMENTS,
+        json=[
+            comment(1, marker("prod", "sha256:abc"), BOT),
+            comment(2, marker("prod", "sha256:evil"), HUMAN),
+            comment(3, marker("prod", "sha256:evil-bot"), OTHER_BOT),  # any bot is not enough: ours only
+        ],
     )
     found = comments.reviewed_marker("prod")
     assert found is not None and found.plan_hash == "sha256:abc"
     assert comments.reviewed_marker("uat") is None
+    app = StickyComments(comments.repo, 7, author="Mallory-App[bot]")
+    assert app.reviewed_marker("prod") is not None and app.reviewed_marker("prod").plan_hash == "sha256:evil-bot"
 
 
 @responses.activate

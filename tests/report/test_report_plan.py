@@ -93,14 +93,20 @@ def test_counts_line() -> None:
     assert counts_line({"create": 0, "adopt": 1}) == "Plan: 0 to create, 0 to update, 0 to delete, 1 to adopt."
 
 
-def test_markdown_rendering() -> None:
-    md = render_markdown(sample())
-    assert md.startswith("### Plan for uat\n\n**Plan: 1 to create, 1 to update, 0 to delete")
-    assert "⚠️ This plan deletes 1 resource." in md
-    assert md.count("<details>") == md.count("</details>") == 4
-    assert "| Assistant | Scratch \\| bot | `x1` |" in md
+def test_markdown_is_the_pr_comment_renderer() -> None:
+    from ci_deployer.report import markdown
+
+    plan = sample()
+    md = render_markdown(plan)
+    # `plan --markdown` writes exactly what the PR comment shows (without the comment's marker)
+    assert md == markdown.render_plan(plan.to_dict(), run=markdown.RunInfo(sha=plan.sha or ""))
+    assert md.startswith("### 📝 ci-deployer plan for `uat` · acme-uat\n\n**1 to create, 1 to update, 0 to delete**")
+    assert "🚫 1 delete blocked by policy" in md
+    assert md.count("<details>") == md.count("</details>")
+    assert "Scratch | bot" in md
     assert "! server.headers.Authorization: secret changed" in md
-    assert "-line two\n+line 2" in md.replace("  ", "")
+    assert "-line two\n+line 2" in md
+    assert "- `secrets://ORDERS_API_TOKEN`: changed" in md
 
 
 def test_registered_secret_values_never_rendered() -> None:

@@ -87,9 +87,9 @@ def test_relocate_prefixes_paths_when_root_is_under_cwd(tmp_path: Path) -> None:
     root = tmp_path / "repo" / "platform"
     root.mkdir(parents=True)
     finding = Finding("assistants/a.yaml", 1, 1, "E-X", "m")
-    moved = report.relocate([finding], root, cwd=tmp_path / "repo")
+    moved = report.relocate([finding], root, tmp_path / "repo")
     assert moved[0].path == "platform/assistants/a.yaml"
-    assert report.relocate([finding], root, cwd=root)[0].path == "assistants/a.yaml"
+    assert report.relocate([finding], root, root)[0].path == "assistants/a.yaml"
     elsewhere = tmp_path / "other"
     elsewhere.mkdir()
-    assert report.relocate([finding], root, cwd=elsewhere)[0].path == "assistants/a.yaml"
+    assert report.relocate([finding], root, elsewhere)[0].path == "assistants/a.yaml"

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from ci_deployer.errors import ConfigError
-from ci_deployer.github import context
+from ci_deployer.github.inputs import read_inputs
+from ci_deployer.settings import Settings
 
 
 def _environ(tmp_path: Path, event_name: str, event: dict[str, Any], **extra: str) -> dict[str, str]:
@@ -30,7 +31,7 @@ def _environ(tmp_path: Path, event_name: str, event: dict[str, Any], **extra: st
 
 
 def test_pull_request_event_gives_number_head_and_base_not_the_merge_sha(tmp_path: Path, make_pr_event: Any) -> None:
-    ctx = context.from_environ(
+    ctx = Settings.from_environ(
         _environ(tmp_path, "pull_request", make_pr_event(number=12, head="h" * 40, base="b" * 40))
     )
     assert ctx.pull_request is not None
@@ -41,16 +42,16 @@ def test_pull_request_event_gives_number_head_and_base_not_the_merge_sha(tmp_pat
 
 
 def test_fork_pull_request_is_recognised(tmp_path: Path, make_pr_event: Any) -> None:
-    ctx = context.from_environ(_environ(tmp_path, "pull_request", make_pr_event(fork=True)))
+    ctx = Settings.from_environ(_environ(tmp_path, "pull_request", make_pr_event(fork=True)))
     assert ctx.pull_request is not None and ctx.pull_request.from_fork
 
 
 def test_push_on_default_branch_and_dispatch_inputs(tmp_path: Path) -> None:
-    push = context.from_environ(
+    push = Settings.from_environ(
         _environ(tmp_path, "push", {"ref": "refs/heads/main", "repository": {"default_branch": "main"}})
     )
     assert push.pull_request is None and push.on_default_branch and push.default_branch == "main"
-    dispatch = context.from_environ(
+    dispatch = Settings.from_environ(
         _environ(
             tmp_path,
             "workflow_dispatch",
@@ -62,7 +63,7 @@ def test_push_on_default_branch_and_dispatch_inputs(tmp_path: Path) -> None:
 
 
 def test_inputs_are_typed_and_checked(tmp_path: Path) -> None:
-    ctx = context.from_environ(
+    ctx = Settings.from_environ(
         _environ(
             tmp_path,
             "push",
@@ -72,18 +73,26 @@ def test_inputs_are_typed_and_checked(tmp_path: Path) -> None:
             GITHUB_API_URL="https://ghe.acme/api/v3/",
         )
     )
-    assert ctx.inputs.comment is False and ctx.inputs.allow_deletes is True
+    inputs = read_inputs(_environ(tmp_path, "push", {}, INPUT_COMMENT="False", INPUT_ALLOW_DELETES="true"))
+    assert inputs.comment is False and inputs.allow_deletes is True
     assert ctx.api_url == "https://ghe.acme/api/v3"
     with pytest.raises(ConfigError, match="true or false"):
-        context.from_environ(_environ(tmp_path, "push", {}, INPUT_COMMENT="yes"))
+        read_inputs(_environ(tmp_path, "push", {}, INPUT_COMMENT="yes"))
     with pytest.raises(ConfigError, match="one of validate"):
-        context.from_environ(_environ(tmp_path, "push", {}, INPUT_COMMAND="destroy"))
+        read_inputs(_environ(tmp_path, "push", {}, INPUT_COMMAND="destroy"))
     with pytest.raises(ConfigError, match="needs the `environment` input"):
-        context.from_environ(_environ(tmp_path, "push", {}, INPUT_ENVIRONMENT=""))
+        read_inputs(_environ(tmp_path, "push", {}, INPUT_ENVIRONMENT=""))
 
 
-def test_files_go_under_runner_temp_unless_artifacts_dir_is_given(tmp_path: Path) -> None:
-    ctx = context.from_environ(_environ(tmp_path, "push", {}, GITHUB_RUN_ATTEMPT="2"))
-    assert ctx.work_dir() == tmp_path / "tmp" / "ci-deployer" / "uat-plan-42-2"
-    asked = context.from_environ(_environ(tmp_path, "push", {}, INPUT_ARTIFACTS_DIR="out/plans"))
-    assert asked.work_dir() == tmp_path / "ws" / "out" / "plans"
+def test_the_action_token_is_its_input_and_the_cli_token_is_github_token(tmp_path: Path) -> None:
+    # The runner passes `github_token` as INPUT_GITHUB_TOKEN; GITHUB_TOKEN never reaches a container.
+    action = Settings.from_environ(_environ(tmp_path, "push", {}, INPUT_GITHUB_TOKEN="ghs_input"))
+    assert action.github_token == "ghs_input"
+    cli = Settings.from_environ(_environ(tmp_path, "push", {}, GITHUB_TOKEN="ghp_cli"))
+    assert cli.github_token == "ghp_cli"
+    assert "ghs_input" not in repr(action)  # never printed by accident
+    dispatch = Settings.from_environ(
+        _environ(tmp_path, "workflow_dispatch", {}, GITHUB_ACTOR="alice", GITHUB_TRIGGERING_ACTOR="bob")
+    )
+    assert dispatch.dispatcher == "bob"
+    assert Settings.from_environ(_environ(tmp_path, "push", {}, GITHUB_ACTOR="alice")).dispatcher is None

@@ -1,5 +1,6 @@
-"""Reports as GitHub-flavoured markdown: the plan (PR comment and job summary), validation findings,
-failures and other command results.  Pure functions over the JSON the CLI writes (docs/formats.md),
+"""Reports as GitHub-flavoured markdown: the plan (PR comment, job summary and ``plan --markdown``:
+one renderer, so what a reviewer reads in the PR is what ``plan`` writes locally), validation
+findings, failures and other command results.  Pure functions over the JSON the CLI writes (docs/formats.md),
 rendered with Jinja2 templates kept as files under ``templates/``.
 
 Size budgets: a PR comment holds at most 65,536 characters (API answer "Body is too long (maximum is
@@ -74,7 +75,7 @@ def _environment() -> Any:
     import jinja2
 
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("ci_deployer.github", "templates"),
+        loader=jinja2.PackageLoader("ci_deployer.report", "templates"),
         # Markdown, not HTML: values are escaped with `| e` where HTML applies; code blocks stay literal.
         autoescape=False,  # noqa: S701
         undefined=jinja2.StrictUndefined,
@@ -266,6 +267,11 @@ def render_plan(
         ),
         "against_line": against_line(plan),
         "warnings": [str(w) for w in plan.get("warnings") or []],
+        "secrets": [
+            {"ref": str(item.get("ref")), "status": str(item.get("status"))}
+            for item in plan.get("secrets") or []
+            if isinstance(item, Mapping)
+        ],
         "checklist": _checklist(checklist),
         "change_count": len(changes),
         "drift_count": len(drift),

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ci_deployer import redact
-from ci_deployer.github import markdown
+from ci_deployer.report import markdown
 
 DATA = Path(__file__).parent / "data"
 RUN = markdown.RunInfo("https://github.com/acme/config/actions/runs/42", "a" * 40, "ci-deployer-uat-plan-42-1-plan")

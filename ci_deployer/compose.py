@@ -1,0 +1,402 @@
+"""The composition root: the one place that turns settings into collaborators.
+
+The CLI and the action read :class:`~ci_deployer.settings.Settings` once and call this module, which
+loads and validates the config, resolves the env's API token, builds the Vapi client (the embedded
+emulator in-process for ``api: {url: embedded}``, HTTP otherwise), the state backend (a local folder,
+or one seeded from the default branch's artifacts by the action), the secret resolver, the git
+facts (sha, config prefix) and the GitHub adapter, and hands them to the engine and the gates, which
+never read the environment, run git or import the emulator themselves.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ci_deployer import redact
+from ci_deployer.config.model import ConfigRepo, Environment
+from ci_deployer.config.secrets import EnvSecretResolver, SecretResolver, find_placeholders
+from ci_deployer.engine.session import ClientFactory, PlatformClient, Session
+from ci_deployer.engine.state import STATE_DIR, LocalStateBackend, StateBackend
+from ci_deployer.errors import ConfigError, ValidationFailed
+from ci_deployer.findings import Finding
+from ci_deployer.settings import Settings
+
+if TYPE_CHECKING:
+    from ci_deployer.engine.plan import Plan
+    from ci_deployer.gates.evaluate import GateInputs
+    from ci_deployer.gates.model import GateReport
+    from ci_deployer.github.client import ClientOptions, GitHubSource
+
+EMBEDDED = "embedded"
+EMBEDDED_URL = "http://embedded.invalid"  # never resolved: the transport answers in-process
+RUNS_DIR = (".ci-deployer", "runs")
+DEFAULT_CONCURRENCY = 32  # bounded; the client halves it on every 429 (AIMD)
+
+
+# -- config ------------------------------------------------------------------------------------------
+
+
+def default_config_dir(cwd: Path | None = None) -> Path:
+    """DESIGN §2: ``--config`` defaults to ./platform when it exists, else the current folder."""
+    base = cwd or Path()
+    platform = base / "platform"
+    return platform if (platform / "environments.yaml").exists() else base
+
+
+def validation_findings(root: Path, envs: list[str] | None) -> list[Finding]:
+    """Every finding of ``ci-deployer validate`` for ``envs`` (None: all)."""
+    from ci_deployer.validate.runner import validate_repo
+
+    return validate_repo(root, envs)
+
+
+def load_repo(root: Path) -> ConfigRepo:
+    """The config repository, or :class:`ValidationFailed` with the loader's findings."""
+    from ci_deployer.config import loader
+
+    repo, findings = loader.load_repo(root)
+    if any(f.level == "error" for f in findings):
+        raise ValidationFailed(findings)
+    return repo
+
+
+def environment_of(repo: ConfigRepo, env: str) -> Environment:
+    """The env's settings, or a located error naming the known envs."""
+    environment = repo.environments.get(env)
+    if environment is None:
+        known = ", ".join(sorted(repo.environments)) or "none"
+        raise ConfigError(
+            f"unknown environment {env!r}", path="environments.yaml", hint=f"environments defined: {known}"
+        )
+    return environment
+
+
+# -- secrets -----------------------------------------------------------------------------------------
+
+
+class RedactingResolver:
+    """A resolver that registers every value it returns for redaction (and tells ``on_value``, e.g.
+    the action's ``::add-mask::``) before anyone can print it."""
+
+    def __init__(self, inner: SecretResolver, on_value: Iterable[Callable[[str], None]] = ()) -> None:
+        self._inner = inner
+        self._on_value = list(on_value)
+
+    def resolve(self, ref: str) -> str | None:
+        value = self._inner.resolve(ref)
+        if value is not None:
+            redact.register(value)
+            for callback in self._on_value:
+                callback(value)
+        return value
+
+
+def secret_resolver(settings: Settings, on_value: Iterable[Callable[[str], None]] = ()) -> RedactingResolver:
+    """The resolver of ``secrets://`` placeholders for this process."""
+    return RedactingResolver(EnvSecretResolver(settings.environ), on_value)
+
+
+def api_token(environment: Environment, resolver: SecretResolver) -> str | None:
+    """The env's private API key from its ``api.token`` placeholder (ConfigError naming the variable)."""
+    placeholder = environment.api_token
+    if not placeholder:
+        return None
+    refs = find_placeholders(placeholder)
+    if not refs:
+        return placeholder
+    value = resolver.resolve(refs[0][0])
+    if value is None:
+        raise ConfigError(
+            f"the API token of {environment.name} (secrets://{refs[0][0]}) is not set",
+            path=environment.position.file,
+            line=environment.position.line,
+            hint=f"set the environment variable {refs[0][0]} to the org's private API key "
+            f"(in GitHub Actions: `env: {refs[0][0]}: ${{{{ secrets.{refs[0][0]} }}}}`)",
+        )
+    return value
+
+
+def token_available(environment: Environment, settings: Settings) -> bool:
+    """Whether the env's API key can be read here (embedded orgs need none)."""
+    if environment.api_url == EMBEDDED or not environment.api_token:
+        return True
+    refs = find_placeholders(environment.api_token)
+    return not refs or EnvSecretResolver(settings.environ).resolve(refs[0][0]) is not None
+
+
+# -- the Vapi client ---------------------------------------------------------------------------------
+
+
+def client_factory(
+    root: Path,
+    environment: Environment,
+    token_resolver: SecretResolver,
+    *,
+    transport: Any = None,
+    max_concurrency: int = DEFAULT_CONCURRENCY,
+) -> ClientFactory:
+    """Clients for the env's org: the embedded emulator in-process, or HTTP with the env's key.
+
+    The key is resolved on the first connect, not before: a plan against the snapshot needs none."""
+    base_url = environment.api_url
+    if base_url == EMBEDDED:
+        from ci_deployer.emulator import embedded_transport
+
+        data = Path(environment.embedded_data) if environment.embedded_data else Path(".ci-deployer", "emulator")
+        transport = transport or embedded_transport(root, environment.org, data)
+        base_url = EMBEDDED_URL
+    token: list[str | None] = []
+
+    def connect(on_request: Callable[[Any], None] | None) -> PlatformClient:
+        from ci_deployer.platform.client import VapiClient
+
+        if not token:
+            token.append(None if base_url == EMBEDDED_URL else api_token(environment, token_resolver))
+        return VapiClient(
+            base_url, token[0], transport=transport, on_request=on_request, max_concurrency=max_concurrency
+        )
+
+    return connect
+
+
+# -- git -------------------------------------------------------------------------------------------
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def git_sha(root: Path, settings: Settings) -> str | None:
+    """``GITHUB_SHA`` when set, else ``git rev-parse HEAD`` in ``root``, else ``None``."""
+    return settings.sha or _git(root, "rev-parse", "HEAD") or None
+
+
+def git_prefix(root: Path) -> str:
+    """The config root relative to its git work tree, with a trailing slash (``""`` at the top)."""
+    return _git(root, "rev-parse", "--show-prefix") or ""
+
+
+# -- state -----------------------------------------------------------------------------------------
+
+
+def local_state(root: Path, state_dir: Path | None = None) -> LocalStateBackend:
+    """The state folder: ``--state-dir`` or ``<config>/.ci-deployer/state``."""
+    return LocalStateBackend(state_dir if state_dir is not None else root.joinpath(*STATE_DIR))
+
+
+def runs_dir(root: Path, env: str) -> Path:
+    """Where an apply's files go by default: ``<config>/.ci-deployer/runs/<env>/<stamp>/``."""
+    return root.joinpath(*RUNS_DIR, env, datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ"))
+
+
+def journals(root: Path, env: str, extra: Iterable[Path] = ()) -> list[Path]:
+    """The apply logs that may be journals of interrupted applies of ``env``: the default runs folder,
+    plus ``extra`` folders (the action's artifacts folder), oldest first."""
+    found = list(root.joinpath(*RUNS_DIR, env).glob("*/apply-log.jsonl"))
+    for folder in extra:
+        found += folder.glob("*/apply-log.jsonl")
+    return sorted(found, key=lambda path: path.stat().st_mtime)
+
+
+def interrupted_ids(paths: Iterable[Path], env: str, org: str, state: StateBackend) -> dict[str, str]:
+    """``"Kind/slug"`` → id created by interrupted applies of ``env`` since its state was saved (read
+    before the next plan, so a SIGKILL never leads to a duplicate)."""
+    from ci_deployer.engine.auditlog import interrupted_writes
+
+    latest = state.latest(env)
+    run = latest.run if latest is not None and not latest.complete else None
+    when = latest.applied_at if latest is not None else None
+    recovered: dict[str, str] = {}
+    for path in paths:
+        recovered.update(interrupted_writes(path, env, org, run, when) or {})
+    return recovered
+
+
+# -- sessions --------------------------------------------------------------------------------------
+
+
+def open_session(
+    settings: Settings,
+    root: Path,
+    env: str,
+    *,
+    validate: bool = True,
+    state: StateBackend | None = None,
+    transport: Any = None,
+    resolver: SecretResolver | None = None,
+    journal_dirs: Iterable[Path] = (),
+) -> Session:
+    """Load, validate and render ``env`` of the config at ``root``; build its collaborators.
+
+    The journals of interrupted applies (the default runs folder and ``journal_dirs``) are read back
+    so their creates are known before the first plan.
+
+    Raises :class:`ValidationFailed` when validation finds errors for ``env`` (before any API call).
+    """
+    from ci_deployer.config import render
+    from ci_deployer.engine.canonical import content_hash
+    from ci_deployer.engine.model import from_rendered
+
+    if validate:
+        findings = validation_findings(root, [env])
+        if any(f.level == "error" for f in findings):
+            raise ValidationFailed(findings, f"the config for {env} has errors; nothing was planned or applied")
+    repo = load_repo(root)
+    environment = environment_of(repo, env)
+    resources, findings = render.render_env(repo, env)
+    if any(f.level == "error" for f in findings):
+        raise ValidationFailed(findings)
+    resolver = resolver or secret_resolver(settings)
+    backend = state if state is not None else local_state(root)
+    return Session(
+        repo=repo,
+        environment=environment,
+        desired=from_rendered(resources, environment),
+        state=backend,
+        resolver=resolver,
+        connect=client_factory(root, environment, resolver, transport=transport),
+        sha=git_sha(root, settings),
+        logical_hash=content_hash(render.logical_specs(repo, env)),
+        hmac_key=None,  # TODO(secrets.hmacKey)
+        journaled=interrupted_ids(journals(root, env, journal_dirs), env, environment.org, backend),
+    )
+
+
+# -- GitHub ------------------------------------------------------------------------------------------
+
+
+def github_source(settings: Settings, options: ClientOptions | None = None) -> GitHubSource | None:
+    """The GitHub adapter when a token and the repository are known (API base from ``GITHUB_API_URL``)."""
+    if not settings.github_token or not settings.repository:
+        return None
+    from ci_deployer.github.client import GitHubSource, connect
+
+    client = connect(settings.github_token, settings.api_url, options)
+    return GitHubSource(client, client.get_repo(settings.repository))  # lazy: no request yet
+
+
+# -- gates -------------------------------------------------------------------------------------------
+
+
+def secret_status(session: Session, settings: Settings) -> dict[str, bool]:
+    """REF → whether it resolves here, for every placeholder of the env and its API key (values are
+    never kept)."""
+    status = {ref.ref: session.resolver.resolve(ref.ref) is not None for res in session.desired for ref in res.secrets}
+    token = session.environment.api_token
+    if session.environment.api_url != EMBEDDED and token:
+        for ref, _, _ in find_placeholders(token):
+            status[ref] = EnvSecretResolver(settings.environ).resolve(ref) is not None
+    return dict(sorted(status.items()))
+
+
+@dataclass
+class GateRequest:
+    """What the operation asks of the gates (the command's inputs)."""
+
+    ticket: str | None = None
+    break_glass_reason: str | None = None
+    attestations: tuple[str, ...] = ()
+    plan_hash: str | None = None
+    reviewed_plan_hash: str | None = None
+    backup: Path | None = None  # the before-snapshot file apply wrote (None: pending)
+    rollback_of_known_snapshot: bool = False
+    validation: tuple[bool, str] | None = None
+    sha: str | None = None
+
+
+def gate_inputs(
+    session: Session,
+    settings: Settings,
+    root: Path,
+    request: GateRequest,
+    *,
+    github: GitHubSource | None,
+    now: datetime | None = None,
+) -> GateInputs:
+    """Every piece of gate evidence for the session's env that can be gathered here."""
+    from ci_deployer.gates.collect import collect_inputs
+
+    validation = request.validation
+    if validation is None:
+        errors = [f for f in validation_findings(root, [session.env]) if f.level == "error"]
+        if errors:
+            first = errors[0]
+            validation = (False, f"validate: {len(errors)} error(s), first {first.location()}: {first.message}")
+        else:
+            validation = (True, "validate: no errors")
+
+    def read_snapshot(env: str) -> dict[str, Any] | None:
+        snapshot = session.state.latest(env)
+        return snapshot.to_dict() if snapshot is not None else None
+
+    return collect_inputs(
+        session.repo,
+        session.env,
+        now or datetime.now(UTC),
+        sha=request.sha or session.sha,
+        ticket=request.ticket,
+        break_glass_reason=request.break_glass_reason,
+        attestations=request.attestations,
+        plan_hash=request.plan_hash,
+        reviewed_plan_hash=request.reviewed_plan_hash,
+        backup_exists=request.backup.is_file() if request.backup is not None else None,
+        rollback_of_known_snapshot=request.rollback_of_known_snapshot,
+        validation=validation,
+        dispatcher=settings.dispatcher,
+        secrets_resolvable=secret_status(session, settings),
+        read_snapshot=read_snapshot,
+        github=github,
+        config_prefix=git_prefix(root),
+    )
+
+
+def evaluate_gates(
+    session: Session,
+    settings: Settings,
+    root: Path,
+    request: GateRequest,
+    *,
+    github: GitHubSource | None,
+    now: datetime | None = None,
+) -> GateReport:
+    """The gates' report for the session's env (not enforced)."""
+    from ci_deployer.gates.evaluate import evaluate
+
+    return evaluate(session.environment, gate_inputs(session, settings, root, request, github=github, now=now))
+
+
+def pre_write_check(
+    session: Session,
+    settings: Settings,
+    root: Path,
+    request: GateRequest,
+    *,
+    github: GitHubSource | None,
+    record: Callable[[GateReport], None] | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Callable[[Environment, Plan], dict[str, Any]] | None:
+    """Apply's gate check for envs with ``protection`` or ``promotesFrom`` (None for the rest: they
+    have nothing to enforce).  Evidence is gathered when apply has its fresh plan and backup."""
+    environment = session.environment
+    if environment.protection is None and environment.promotes_from is None:
+        return None
+    from ci_deployer.gates.hook import enforcing
+
+    def gather(env: Environment, plan: Plan) -> GateInputs:
+        asked = GateRequest(**{**request.__dict__, "plan_hash": plan.hash, "validation": (True, "validated by apply")})
+        return gate_inputs(session, settings, root, asked, github=github, now=(clock or _now)())
+
+    return enforcing(gather, record)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,128 @@
+"""One environment of one config repository, ready to plan and apply: data and collaborators.
+
+A :class:`Session` is built by the composition root (:mod:`ci_deployer.compose`), which reads the
+process environment, runs git, picks the Vapi transport (the embedded emulator or HTTP) and the
+state backend.  The engine only uses what it is handed: it never reads the environment, runs git
+or knows how the client was made.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ci_deployer.config.model import ConfigRepo, Environment
+from ci_deployer.config.secrets import SecretResolver
+from ci_deployer.engine.model import DesiredResource
+from ci_deployer.engine.plan import PlanContext, build_plan
+from ci_deployer.engine.snapshot import Snapshot
+from ci_deployer.engine.state import StateBackend
+from ci_deployer.platform.kinds import KINDS
+
+
+class PlatformClient(Protocol):
+    """What the engine needs from :class:`ci_deployer.platform.client.VapiClient`."""
+
+    def list(self, kind: str) -> builtins.list[dict[str, Any]]: ...
+
+    def create(self, kind: str, payload: dict[str, Any], *, retry_unsafe: bool = False) -> dict[str, Any]: ...
+
+    def update(self, kind: str, resource_id: str, payload: dict[str, Any]) -> dict[str, Any]: ...
+
+    def delete(self, kind: str, resource_id: str) -> Any: ...
+
+    def map(self, fn: Callable[[Any], Any], items: builtins.list[Any]) -> builtins.list[Any]: ...
+
+    def close(self) -> None: ...
+
+
+# Builds a client for the env's org; ``on_request`` receives every HTTP attempt (the apply log).
+ClientFactory = Callable[[Callable[[Any], None] | None], PlatformClient]
+
+
+@dataclass
+class Session:
+    """What the engine needs to plan and apply one environment."""
+
+    repo: ConfigRepo
+    environment: Environment
+    desired: list[DesiredResource]
+    state: StateBackend
+    resolver: SecretResolver
+    connect: ClientFactory
+    sha: str | None = None
+    logical_hash: str | None = None
+    hmac_key: bytes | None = None  # the env's key for secret fingerprints; None: statuses are "unknown"
+    journaled: dict[str, str] = field(default_factory=dict)  # "Kind/slug" → id an interrupted apply created
+    _clients: list[PlatformClient] = field(default_factory=list, repr=False)
+
+    @property
+    def env(self) -> str:
+        return self.environment.name
+
+    def client(self, on_request: Callable[[Any], None] | None = None) -> PlatformClient:
+        """A client for the env's org (closed with the session)."""
+        client = self.connect(on_request)
+        self._clients.append(client)
+        return client
+
+    def close(self) -> None:
+        """Close every client this session made (their connection pools)."""
+        while self._clients:
+            self._clients.pop().close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def latest_state(self) -> Snapshot | None:
+        return self.state.latest(self.env)
+
+    def plan(
+        self,
+        *,
+        client: PlatformClient | None = None,
+        against: str = "live",
+        adopt: bool = False,
+        allow_deletes: bool | None = None,
+        desired: list[DesiredResource] | None = None,
+        repair_drift: bool = False,
+        first_deployment: bool = False,
+    ) -> PlanContext:
+        """Plan the env: list the org once per kind (or read the snapshot) and diff.
+
+        ``first_deployment``: against a snapshot that does not exist yet (the env was never deployed),
+        plan every document as a create instead of refusing."""
+        state = self.latest_state()
+        live = None
+        if against == "live":
+            live = read_live(client or self.client())
+        elif state is None and first_deployment:
+            live = {kind: [] for kind in KINDS}
+        return build_plan(
+            self.environment,
+            desired if desired is not None else self.desired,
+            live=live,
+            state=state,
+            hmac_key=self.hmac_key,
+            resolver=self.resolver,
+            allow_adopt=adopt or self.environment.protection is None,
+            adopting=adopt,
+            against=against,
+            journaled=self.journaled,
+            allow_deletes=self.environment.allow_deletes if allow_deletes is None else allow_deletes,
+            sha=self.sha,
+            logical_hash=self.logical_hash,
+            repair_drift=repair_drift,
+        )
+
+
+def read_live(client: PlatformClient) -> dict[str, list[dict[str, Any]]]:
+    """Every kind listed once (concurrently): no per-resource GETs."""
+    names = list(KINDS)
+    lists = client.map(client.list, names)
+    return dict(zip(names, lists, strict=True))
