@@ -76,7 +76,8 @@ def validate_envelope(doc: Any) -> list[SchemaIssue]:
 def validate_environments(data: Any) -> list[SchemaIssue]:
     """Validate the parsed ``environments.yaml``.
 
-    YAML dates (``from: 2026-12-20``) are read as dates; they are checked as their ISO text.
+    Dates are strings under YAML 1.2 (config/yamlsource.py); a ``datetime.date`` from a hand-built
+    value is checked as its ISO text.
     """
     return _issues(_validator("environments.schema.json"), _plain(data))
 
@@ -371,7 +372,7 @@ def _type_hint(instance: Any, types: list[str]) -> str | None:
     if isinstance(instance, str) and "${{" in instance and ("number" in types or "integer" in types):
         return 'a template must be the whole value to keep its type: write "${{ params.x }}" alone'
     if isinstance(instance, int) and "string" in types and not isinstance(instance, bool):
-        return "quote the value: YAML read it as a number (unquoted 09:00 even becomes 540)"
+        return "quote the value: YAML read it as a number"
     return None
 
 
