@@ -5,7 +5,8 @@ Usage::
 
     python scripts/gen_schemas.py [--spec PATH] [--out DIR]
 
-``--spec`` defaults to ``../shared/reference/vapi-openapi.json`` (relative to the repo root) and
+``--spec`` defaults to ``scripts/vapi-openapi.json``, the committed copy of Vapi's published spec
+(VapiAI/docs ``fern/apis/api/openapi.json``, 2026-08; replace the file to move to a newer one), and
 ``--out`` to ``<repo>/schemas``.  The output is committed: the package and its users never need the
 OpenAPI spec.  Output is deterministic (sorted keys, two-space indent, trailing newline), so running
 the script twice changes nothing and a test can compare a fresh run with the committed files.
@@ -18,6 +19,14 @@ What it writes::
     schemas/spec/<kind>.schema.json       each kind's create payload
     schemas/spec/<kind>.update.schema.json  the same for PATCH bodies (top-level ``required`` relaxed)
     schemas/spec/policy.schema.json       any object (a spec fragment)
+    schemas/refs.json                     where each kind's payload holds ids of other resources
+
+The id fields are derived, not listed: :class:`RefDeriver` walks each kind's create payload through
+every ``$ref``, ``oneOf``/``anyOf``/``allOf`` and array and finds the properties whose name or
+description marks an id.  Each must be classified in ``ci_deployer/platform/kinds.py`` (resolved to
+target kinds, or excluded with a reason), or the script stops naming it: a new Vapi spec cannot
+add an id field that config would silently send as a raw slug.  Resolved fields are widened to
+take a slug, a UUID or ``{ref: kind/slug}``, wherever they are nested.
 
 Taken literally, Vapi's spec rejects valid payloads (see the reference notes, "schema traps").  The
 conversion below fixes each trap where it happens; every fix names the fact it relies on.
@@ -35,12 +44,11 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_SPEC = REPO.parent / "shared" / "reference" / "vapi-openapi.json"
+DEFAULT_SPEC = REPO / "scripts" / "vapi-openapi.json"  # a copy of ../shared/reference/vapi-openapi.json
 
 sys.path.insert(0, str(REPO))  # run from a checkout without installing the package
 
-from ci_deployer.paths import parse_pattern  # noqa: E402
-from ci_deployer.platform.kinds import DOCUMENT_KINDS, KINDS  # noqa: E402
+from ci_deployer.platform.kinds import DOCUMENT_KINDS, ID_FIELDS, ID_FIELDS_EXCLUDED, KINDS  # noqa: E402
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 COMPONENTS = "#/components/schemas/"
@@ -193,6 +201,38 @@ class Converter:
             out["required"] = [prop]
         return out
 
+    def branch_values(self, branch: dict[str, Any]) -> list[Any] | None:
+        """The values a ``oneOf`` branch allows (its ``enum`` or ``const``), None when unconstrained."""
+        name = self.branch_name(branch)
+        target = self.raw[name] if name is not None else branch
+        if "enum" in target:
+            return list(target["enum"])
+        if "const" in target:
+            return [target["const"]]
+        return None
+
+    def without_shadowing_enum(self, node: dict[str, Any], where: str) -> dict[str, Any]:
+        """Drop an ``enum`` written beside a ``oneOf`` whose branches each list their own values.
+
+        NestJS-swagger writes ``@ApiProperty({enum, oneOf})`` as both keywords side by side, and
+        JSON Schema applies both: ``VapiVoice.version`` has ``enum: ["1", "2", "latest"]`` beside
+        ``oneOf: [{type: string, enum: ["1", "2", "latest"]}, {type: number, enum: [1, 2]}]``, so the
+        legacy numbers its description says Vapi accepts ("legacy numeric values (1, 2) are also
+        accepted and coerced to their string form") were rejected, with the confusing message
+        "2 is not one of 1, 2, latest".  The branches are the property's real type: the sibling
+        is dropped when every branch constrains its values (``LMNTVoice.language``: the sibling
+        only repeats the union of its two branches).  Otherwise both stay, with a note.
+        """
+        values = [self.branch_values(b) for b in node["oneOf"] if isinstance(b, dict)]
+        if len(values) != len(node["oneOf"]) or any(v is None for v in values):
+            print(f"note: kept enum beside oneOf at {where} (a branch has no enum of its own)", file=sys.stderr)
+            return node
+        allowed = {json.dumps(v) for branch in values for v in branch or ()}
+        extra = [v for v in node["enum"] if json.dumps(v) not in allowed]
+        if extra:
+            print(f"note: enum beside oneOf at {where} lists {extra} that no branch allows", file=sys.stderr)
+        return {k: v for k, v in node.items() if k != "enum"}
+
     def convert(self, node: Any, where: str, *, open_object: bool = False) -> Any:
         """Convert one schema node (recursively)."""
         if not isinstance(node, dict):
@@ -208,6 +248,8 @@ class Converter:
             items.setdefault("enum", values)
             node["items"] = items
         if "oneOf" in node:
+            if "enum" in node:
+                node = self.without_shadowing_enum(node, where)
             union = self.union(node, where)
             merged: dict[str, Any] = self.convert({k: v for k, v in node.items() if k != "oneOf"}, where)
             for key, value in union.items():
@@ -290,59 +332,222 @@ def reference_def() -> dict[str, Any]:
     }
 
 
-def _expand(raw: dict[str, Any], node: dict[str, Any], seen: frozenset[str] = frozenset()) -> Iterator[dict[str, Any]]:
-    """Every concrete object schema ``node`` may stand for (through $ref, allOf, oneOf, anyOf)."""
-    ref = node.get("$ref")
-    if isinstance(ref, str) and ref.startswith(COMPONENTS):
-        name = ref[len(COMPONENTS) :]
-        if name not in seen:
-            yield from _expand(raw, raw[name], seen | {name})
-        return
-    for key in ("allOf", "oneOf", "anyOf"):
-        for branch in node.get(key, []):
-            yield from _expand(raw, branch, seen)
-    yield node
+# A property holds the id of another resource when its name says so (`toolIds`, `assistantId`,
+# `tool_call_id`, `id`) or its description does ("This is the ID of the tool call …").
+ID_NAME = re.compile(r"(?:^id|^ids|Id|Ids|ID|IDs|_id|_ids)$")
+ID_DESCRIPTION = re.compile(r"\b(?:IDs?|ids?)\s+(?:of|for)\b")
 
 
-def widen_refs(raw: dict[str, Any], root: dict[str, Any], pattern: str) -> int:
-    """Make every field the kinds-table pattern names (from ``root``) accept a reference.
+def is_id_field(name: str, schema: Any) -> bool:
+    """Whether Vapi's spec marks property ``name`` (with ``schema``) as holding an id."""
+    if ID_NAME.search(name):
+        return True
+    description = schema.get("description") if isinstance(schema, dict) else None
+    if not isinstance(description, str):
+        return False
+    return bool(ID_DESCRIPTION.search(description.strip().split("\n", 1)[0]))
 
-    Returns how many schema nodes were widened (0 means the pattern no longer matches the spec).
+
+class RefDeriver:
+    """Derives where ids sit in each kind's payload, from Vapi's OpenAPI spec (DESIGN §2 References).
+
+    The result is a graph: a *node* is a component schema (``OpenAIModel``) or an inline object
+    schema (named ``Owner.property``); a node maps property names to either the kinds an id there
+    names (``{"ids": ["Tool", "KnowledgeBase"]}``) or the nodes its value may be (``{"to": […]}``).
+    ``$ref``, ``oneOf``/``anyOf``/``allOf`` and array ``items`` are followed, so a value may be
+    several nodes at once (a model is one of 17 providers'): the runtime walks the data with a set
+    of nodes.  Only nodes that lead to a resolved id are kept.
+
+    Each id-marked property is classified by ``resolved`` (name → target kinds) or ``excluded``
+    (name or ``Node.name`` → reason); the ones that are neither land in :attr:`unclassified`.
     """
-    steps = parse_pattern(pattern)
-    count = 0
 
-    def walk(node: dict[str, Any], i: int) -> None:
-        nonlocal count
-        step = steps[i]
-        last = i == len(steps) - 1
-        for concrete in _expand(raw, node):
-            if step is None:
-                container, key = concrete, "items"
-                if "items" not in concrete:
-                    continue
-            else:
-                container, key = concrete.get("properties", {}), str(step)
-                if key not in container:
-                    continue
-            target = container[key]
-            if last:
-                if target.get("title") == REF_TITLE or target.get("$ref") == COMPONENTS + REF_DEF:
-                    count += 1
-                    continue
-                widened: dict[str, Any] = {"$ref": COMPONENTS + REF_DEF}
-                if "description" in target:
-                    widened["description"] = target["description"]
-                if target.get("nullable"):
-                    # null detaches: a phone number with `assistantId: null` routes nowhere.
-                    widened = {"anyOf": [widened, {"type": "null"}]}
-                container[key] = widened
-                count += 1
-            else:
-                walk(target, i + 1)
+    def __init__(self, raw: dict[str, Any], resolved: dict[str, tuple[str, ...]], excluded: dict[str, str]) -> None:
+        self.raw = raw
+        self.resolved = resolved
+        self.excluded = excluded
+        self.props: dict[str, list[dict[str, Any]]] = {}  # node → its property maps (raw: widened in place)
+        self.edges: dict[str, dict[str, dict[str, Any]]] = {}
+        self.unclassified: dict[str, str] = {}  # "Node.property" → description
+        self.excluded_seen: dict[str, str] = {}  # "Node.property" → reason
+        self.resolved_seen: dict[str, set[str]] = {}  # property name → nodes it was found in
 
-    walk(root, 0)
-    return count
+    def nodes_of(self, schema: Any, inline_name: str) -> set[str]:
+        """The nodes a value described by ``schema`` may be (registering inline object schemas)."""
+        out: set[str] = set()
+
+        def visit(node: Any, name: str) -> None:
+            if not isinstance(node, dict):
+                return
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith(COMPONENTS):
+                target = ref[len(COMPONENTS) :]
+                if target not in out:
+                    out.add(target)
+                    visit(self.raw[target], target)
+                return
+            for key in ("allOf", "oneOf", "anyOf"):
+                for branch in node.get(key, []):
+                    visit(branch, name)
+            if isinstance(node.get("items"), dict):
+                visit(node["items"], name)  # arrays are transparent: the items sit at the same node
+            if isinstance(node.get("properties"), dict):
+                # Several inline branches may share one name: keep each property set.
+                sets = self.props.setdefault(name, [])
+                if not any(p is node["properties"] for p in sets):
+                    sets.append(node["properties"])
+                out.add(name)
+
+        visit(schema, inline_name)
+        return out
+
+    def classify(self, node: str, prop: str) -> tuple[str, ...] | str | None:
+        """Target kinds, an exclusion reason, or None when unclassified."""
+        qualified = f"{node}.{prop}"
+        if qualified in self.excluded:
+            return self.excluded[qualified]
+        if prop in self.resolved:
+            return self.resolved[prop]
+        return self.excluded.get(prop)
+
+    def derive(self, roots: dict[str, list[dict[str, Any]]], root_names: dict[str, str]) -> dict[str, Any]:
+        """The table for ``roots`` (kind → root schemas; ``root_names`` names inline roots)."""
+        kind_roots = {
+            kind: sorted(set().union(*(self.nodes_of(r, root_names.get(kind, kind)) for r in schemas)))
+            for kind, schemas in roots.items()
+        }
+        done: set[str] = set()
+        todo = [n for names in kind_roots.values() for n in names]
+        while todo:
+            node = todo.pop()
+            if node in done:
+                continue
+            done.add(node)
+            edges: dict[str, dict[str, Any]] = {}
+            merged = {p: schema for props in self.props.get(node, []) for p, schema in props.items()}
+            for prop, schema in sorted(merged.items()):
+                if is_id_field(prop, schema):
+                    verdict = self.classify(node, prop)
+                    where = f"{node}.{prop}"
+                    if verdict is None:
+                        description = schema.get("description", "") if isinstance(schema, dict) else ""
+                        self.unclassified[where] = short_description(str(description))
+                    elif isinstance(verdict, str):
+                        self.excluded_seen[where] = verdict
+                    else:
+                        edges[prop] = {"ids": list(verdict)}
+                        self.resolved_seen.setdefault(prop, set()).add(node)
+                    continue
+                children = self.nodes_of(schema, f"{node}.{prop}")
+                if children:
+                    edges[prop] = {"to": sorted(children)}
+                    todo.extend(children)
+            self.edges[node] = edges
+        useful = self._useful()
+        nodes = {}
+        for node in sorted(useful):
+            kept = {}
+            for prop, edge in self.edges[node].items():
+                if "ids" in edge:
+                    kept[prop] = edge
+                else:
+                    to = [n for n in edge["to"] if n in useful]
+                    if to:
+                        kept[prop] = {"to": to}
+            nodes[node] = kept
+        return {
+            "roots": {kind: [n for n in names if n in useful] for kind, names in sorted(kind_roots.items())},
+            "nodes": nodes,
+            "excluded": dict(sorted(self.excluded_seen.items())),
+        }
+
+    def _useful(self) -> set[str]:
+        """Nodes from which a resolved id can be reached."""
+        useful = {n for n, edges in self.edges.items() if any("ids" in e for e in edges.values())}
+        changed = True
+        while changed:
+            changed = False
+            for node, edges in self.edges.items():
+                if node not in useful and any(t in useful for e in edges.values() for t in e.get("to", ())):
+                    useful.add(node)
+                    changed = True
+        return useful
+
+    def widen(self) -> int:
+        """Make every resolved id field accept a reference (slug, UUID or ``{ref: kind/slug}``).
+
+        Widening the component in place widens it wherever it is used: the same fields resolve
+        wherever they are nested.  Returns the number of fields widened.
+        """
+        count = 0
+        for prop, nodes in self.resolved_seen.items():
+            for node in nodes:
+                for container in self.props[node]:
+                    if prop in container:
+                        container[prop] = widened_field(container[prop])
+                        count += 1
+        return count
+
+
+def widened_field(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` (a string id, or an array of them) accepting a reference instead."""
+    if schema.get("title") == REF_TITLE or schema.get("$ref") == COMPONENTS + REF_DEF:
+        return schema
+    if schema.get("type") == "array" or "items" in schema:
+        return {**schema, "items": widened_field(dict(schema.get("items") or {}))}
+    out: dict[str, Any] = {"$ref": COMPONENTS + REF_DEF}
+    if "description" in schema:
+        out["description"] = schema["description"]
+    if schema.get("nullable"):
+        # null detaches: a phone number with `assistantId: null` routes nowhere.
+        out = {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
+def derive_refs(spec: dict[str, Any]) -> tuple[RefDeriver, dict[str, Any]]:
+    """Run the derivation on a copy of ``spec``'s components: ``(deriver, table)``.
+
+    The deriver's ``unclassified`` lists the id-marked properties that ``kinds.ID_FIELDS`` neither
+    resolves nor ``kinds.ID_FIELDS_EXCLUDED`` excludes.
+    """
+    raw = copy.deepcopy(spec["components"]["schemas"])
+    deriver = RefDeriver(raw, ID_FIELDS, ID_FIELDS_EXCLUDED)
+    roots, names, _ = kind_roots(spec, raw)
+    return deriver, deriver.derive(roots, names)
+
+
+def kind_roots(
+    spec: dict[str, Any], raw: dict[str, Any]
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str], dict[str, Any]]:
+    """Each kind's payload root schemas (raw form), inline root names, and the phone routing root."""
+    phone_root = {
+        "type": "object",
+        "properties": {f: raw["UpdateTwilioPhoneNumberDTO"]["properties"][f] for f in PHONE_ROUTING_FIELDS},
+    }
+    roots: dict[str, list[dict[str, Any]]] = {
+        "Tool": [{"$ref": COMPONENTS + n} for n in tool_branches(spec)],
+        "PhoneNumber": [phone_root],
+        **{k: [{"$ref": COMPONENTS + v}] for k, v in CREATE_DTO.items()},
+    }
+    missing = set(KINDS) - set(roots)
+    if missing:
+        raise SystemExit(f"gen_schemas.py: no payload root for kinds {sorted(missing)}")
+    return roots, {"PhoneNumber": "PhoneNumberRouting"}, phone_root
+
+
+def check_refs(deriver: RefDeriver) -> None:
+    """Stop when the spec has id fields nobody classified, or kinds.py names fields the spec lacks."""
+    problems = []
+    for where, description in sorted(deriver.unclassified.items()):
+        problems.append(f"  {where}: {description or '(no description)'}")
+    if problems:
+        raise SystemExit(
+            "Vapi's spec has id fields that ci_deployer/platform/kinds.py neither resolves (ID_FIELDS) "
+            "nor excludes (ID_FIELDS_EXCLUDED, with a reason):\n" + "\n".join(problems)
+        )
+    stale = sorted(set(ID_FIELDS) - set(deriver.resolved_seen))
+    if stale:
+        raise SystemExit(f"kinds.py ID_FIELDS names fields no kind's payload has in Vapi's spec: {stale}")
 
 
 # --------------------------------------------------------------------------- reachability
@@ -472,21 +677,13 @@ def phone_number_schema(defs: dict[str, Any], *, update: bool) -> dict[str, Any]
 def build_specs(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
     raw = copy.deepcopy(spec["components"]["schemas"])
     raw[REF_DEF] = reference_def()
-    tools = tool_branches(spec)
-    # Roots (in raw form) to widen from, per document kind.
-    phone_root = {"properties": {f: raw["UpdateTwilioPhoneNumberDTO"]["properties"][f] for f in PHONE_ROUTING_FIELDS}}
-    roots: dict[str, list[dict[str, Any]]] = {
-        "Tool": [{"$ref": COMPONENTS + n} for n in tools],
-        "PhoneNumber": [phone_root],
-        **{k: [{"$ref": COMPONENTS + v}] for k, v in CREATE_DTO.items()},
-    }
-    for kind_name, kind in KINDS.items():
-        for ref in kind.refs:
-            hits = sum(widen_refs(raw, root, ref.pattern) for root in roots[kind_name])
-            if hits == 0:
-                raise SystemExit(f"kinds.py: {kind_name} reference {ref.pattern!r} matches no field of Vapi's spec")
-    # The phone root's properties were widened in place in the raw routing DTO only through the
-    # shallow dict above: copy them back so the converter sees the widened fields.
+    roots, names, phone_root = kind_roots(spec, raw)
+    deriver = RefDeriver(raw, ID_FIELDS, ID_FIELDS_EXCLUDED)
+    table = deriver.derive(roots, names)
+    check_refs(deriver)
+    deriver.widen()
+    # The phone root's properties are a shallow copy of the routing DTO's: copy the widened fields
+    # back so the converter sees them.
     for f in PHONE_ROUTING_FIELDS:
         raw["UpdateTwilioPhoneNumberDTO"]["properties"][f] = phone_root["properties"][f]
 
@@ -508,7 +705,7 @@ def build_specs(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
         stem = kind.schema
         for update in (False, True):
             if kind_name == "Tool":
-                root = tool_schema(raw, defs, tools, update=update)
+                root = tool_schema(raw, defs, tool_branches(spec), update=update)
             elif kind_name == "PhoneNumber":
                 root = phone_number_schema(defs, update=update)
             else:
@@ -532,6 +729,13 @@ def build_specs(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 out[f"spec/{stem}.update.schema.json"] = doc
             else:
                 out[f"spec/{stem}.schema.json"] = with_defs(root, defs, title=f"{kind_name} spec (create payload)")
+    out["refs.json"] = {
+        "$comment": (
+            "Generated by scripts/gen_schemas.py from Vapi's OpenAPI spec: where each kind's payload holds "
+            "ids of other resources (read by ci_deployer/platform/reftable.py)."
+        ),
+        **table,
+    }
     out["spec/policy.schema.json"] = {
         "$schema": DRAFT,
         "title": "Policy spec (a fragment merged into documents' spec)",

@@ -83,4 +83,3 @@ def test_every_example_pins_actions_by_full_commit_sha() -> None:
         text = workflow.read_text(encoding="utf-8")
         if "VAPI_TOKEN_PROD:" in text and workflow.name != "drift.yml":
             assert "environment: prod" in text, f"{workflow.name}: prod secrets only in the `environment: prod` job"
-

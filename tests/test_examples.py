@@ -50,7 +50,7 @@ def test_liquid_variables_in_prompts_and_first_messages_validate(tmp_path: Path)
     root = tmp_path / "platform"
     shutil.copytree(EXAMPLE, root)
     doc = root / "assistants" / "order-agent.yaml"
-    liquid = "'{% if customer.name %}Hi {{ customer.name }}{% endif %}, it is {{ \"now\" | date: \"%H:%M\" }}'"
+    liquid = '\'{% if customer.name %}Hi {{ customer.name }}{% endif %}, it is {{ "now" | date: "%H:%M" }}\''
     text = doc.read_text(encoding="utf-8").replace("firstMessage: ", f"firstMessage: {liquid}\n  voicemailMessage: ")
     doc.write_text(text, encoding="utf-8")
     assert runner.validate_repo(root) == []

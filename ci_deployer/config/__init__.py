@@ -29,8 +29,10 @@ root), line and column where one exists, and a hint::
     E-YAML-ALIAS           recursive alias
     E-YAML-DEPTH           nesting over 200 levels
     E-YAML-TAG             tags other than the plain YAML ones (!!python/…, !!binary, !custom)
-    E-YAML-KEY / -MERGE / -VALUE   complex keys, bad `<<` merges, unparseable scalar
-    E-JSON-SYNTAX          invalid JSON in a .json file (NaN/Infinity included)
+    E-YAML-KEY             a map key that is a list or map, or not a string (`1:`, `true:`, `null:`)
+    E-YAML-MERGE / -VALUE  bad `<<` merges, a scalar invalid for its explicit tag (`!!bool yes`)
+    E-YAML-NONFINITE       `.nan`, `.inf`, `-.inf`, `1e400` (YAML) or NaN/Infinity (JSON): not JSON numbers
+    E-JSON-SYNTAX          invalid JSON in a .json file
     E-ENV-*                environments.yaml: APIVERSION, UNKNOWN-KEY, TYPE, VALUE, NAME, NONE, ORG,
                            API, TOKEN-LITERAL (never echoed), PROMOTES (unknown or cyclic), DEFAULTS
     E-DOC-APIVERSION       missing or not ci-deployer/v1
@@ -39,6 +41,7 @@ root), line and column where one exists, and a hint::
     E-DOC-UNKNOWN-KEY      unknown top-level or metadata key (did-you-mean)
     E-DOC-TYPE             wrong type in the envelope (policies, labels, environments …)
     E-DOC-SPEC             spec missing or not a map
+    E-DOC-LIST             a file whose top level is a list of documents (one document per file)
     E-DOC-ENV-UNKNOWN      metadata.environments names an environment that does not exist
     W-DOC-NO-ENVIRONMENTS  metadata.environments is empty
     E-POLICY-UNKNOWN       policies names no Policy document

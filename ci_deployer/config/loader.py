@@ -7,7 +7,8 @@ inside the root.
 
 Which files are documents: those whose top-level map has ``apiVersion`` or ``kind``.  Other
 YAML/JSON files (include targets such as JSON parameter schemas) are skipped silently.  But a file
-that cannot be read or parsed, or is empty, is a finding: it may have been meant as a document.
+that cannot be read or parsed, or is empty, or is a top-level list holding documents
+(``- apiVersion: …``), is a finding: it was meant as documents.
 
 Envelope rules checked here (the spec itself is validated later, against the schemas):
 ``apiVersion: ci-deployer/v1``; ``kind`` one of :data:`ci_deployer.platform.kinds.DOCUMENT_KINDS`;
@@ -133,7 +134,7 @@ def _load_document(
         text = read_text(file, MAX_DOCUMENT_BYTES)
         # JSON include targets (parameter schemas) can be big: learn positions only for documents.
         parsed = parse_text(text, json_file=is_json, positions=not is_json)
-        if is_json and _is_document(parsed.data):
+        if is_json and (_is_document(parsed.data) or _listed_documents(parsed.data)):
             parsed = parse_text(text, json_file=True)
     except ParseProblem as problem:
         findings.append(_problem_finding(rel, problem))
@@ -149,6 +150,21 @@ def _load_document(
             )
         )
         return None
+    listed = _listed_documents(parsed.data)
+    if listed:
+        first = listed[0]
+        findings.append(
+            finding(
+                rel,
+                parsed.positions.get((first,), (1, 1)),
+                "E-DOC-LIST",
+                f"the file is a list of {len(listed)} document(s); a document file holds exactly one document",
+                "one document per file: make the top level a map with apiVersion, kind, metadata and spec "
+                "(split the list into one file per item)",
+                path=(first,),
+            )
+        )
+        return None
     if not _is_document(parsed.data):
         return None  # not a document: an include target such as a JSON schema
     return _envelope(parsed, rel, environments, findings)
@@ -156,6 +172,17 @@ def _load_document(
 
 def _is_document(data: Any) -> bool:
     return isinstance(data, dict) and ("apiVersion" in data or "kind" in data)
+
+
+def _listed_documents(data: Any) -> list[int]:
+    """Indexes of the items that look like documents when the top level is a list.
+
+    Such a file was meant as documents but would otherwise be skipped silently, like an include
+    target (a list without document-shaped items, e.g. messages for ``{json: …}``, still is).
+    """
+    if not isinstance(data, list):
+        return []
+    return [i for i, item in enumerate(data) if _is_document(item)]
 
 
 class _DocChecker:

@@ -1,10 +1,13 @@
-"""Slug references in a spec (DESIGN §2): the kinds table's reference fields and ``{ref: kind/slug}``.
+"""Slug references in a spec (DESIGN §2): the id fields Vapi's spec declares and ``{ref: kind/slug}``.
 
 A ``{ref: "tool/jira"}`` map (exactly that one key) may appear anywhere; it is replaced by the slug
 and recorded with its one kind.  The kind part is matched loosely: ``tool``, ``Tool``,
 ``structured-output``, ``StructuredOutput``, ``knowledge_base`` …, and ``credential`` names the
-environment's ``credentials`` map.  Values at the kinds table's reference fields are references
-unless they are UUIDs (an id written by hand is passed through as is).
+environment's ``credentials`` map.  Values at id fields (:mod:`ci_deployer.platform.reftable`:
+derived from Vapi's spec, nested ones included — a squad member's ``assistantOverrides.model.toolIds``,
+a handoff destination's ``assistantId``, a phone number's ``squadId``) are references unless they
+are UUIDs (an id written by hand is passed through as is).  The config side only records where
+references are; the engine turns each into a ref token, whatever its depth.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from typing import Any
 
 from ci_deployer.config._util import did_you_mean
 from ci_deployer.config.model import Reference
-from ci_deployer.paths import Path, iter_pattern
+from ci_deployer.paths import Path
 from ci_deployer.platform.kinds import CREDENTIAL, KINDS
+from ci_deployer.platform.reftable import ref_sites
 
 REF_KEY = "ref"
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -78,13 +82,12 @@ def _parse_ref(value: Any, path: Path) -> tuple[str, str] | RefProblem:
 
 
 def table_refs(kind: str, spec: Any, skip: set[Path]) -> list[Reference]:
-    """References at the kinds table's reference fields of ``kind`` (paths in ``skip`` excluded)."""
-    entry = KINDS.get(kind)
-    if entry is None:
+    """References at the id fields of a ``kind`` spec, at any depth (paths in ``skip`` excluded)."""
+    if kind not in KINDS:
         return []
     out: list[Reference] = []
-    for field in entry.refs:
-        for path, value in iter_pattern(spec, field.pattern):
-            if isinstance(value, str) and value and path not in skip and not UUID.match(value):
-                out.append(Reference(path, field.targets, value))
+    for site in ref_sites(kind, spec):
+        value = site.value
+        if isinstance(value, str) and value and site.path not in skip and not UUID.match(value):
+            out.append(Reference(site.path, site.kinds, value))
     return out

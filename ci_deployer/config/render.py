@@ -189,8 +189,7 @@ def _templated_key(doc: Document, path: Path, key: str, findings: list[Finding])
             doc.file,
             (pos.line, pos.column),
             "E-TEMPLATE-KEY",
-            f"mapping key {key!r} holds a template, but keys are never templated "
-            "(it would be sent as written)",
+            f"mapping key {key!r} holds a template, but keys are never templated (it would be sent as written)",
             "write the key literally and template its value; for per-environment keys use one document per "
             "environment (metadata.environments)",
             path=("spec", *path),

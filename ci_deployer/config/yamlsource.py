@@ -1,32 +1,46 @@
 """Reading YAML and JSON files safely, keeping the line and column of every node.
 
 PyYAML's ``safe_load`` silently keeps the last of two duplicate keys, expands aliases without
-bound (the "billion laughs" bomb) and forgets positions.  So files are *composed* with the libyaml
-loader (``yaml.CSafeLoader`` when available) and the node graph is turned into plain dicts and lists
-here, which lets us:
+bound (the "billion laughs" bomb), forgets positions and types scalars by YAML 1.1, where ``on``,
+``yes`` and ``no`` are booleans: Vapi's own examples write assistant hooks as
+``- on: customer.speech.timeout``, and 1.1 turns that key into ``True``.  So files are *composed*
+with libyaml's parser (``yaml.cyaml.CParser``; PyYAML's pure-Python parser only when libyaml is
+missing) and a resolver of our own with YAML 1.2 core-schema rules (yaml.org/spec/1.2.2 §10.3.2),
+and the node graph is turned into plain dicts and lists here, which lets us:
 
+- type scalars by the 1.2 core schema: only ``true``/``false`` (``True``, ``TRUE``, ``False``,
+  ``FALSE``) are booleans; ``null``, ``~`` and empty are null; integers are decimal, ``0o17`` or
+  ``0x1F``; floats as in JSON plus ``.5``/``1.``; everything else (``on``, ``yes``, ``1:20``,
+  ``2026-01-01``, ``1_000``) is a string;
+- refuse ``.nan``/``.inf`` (and floats that overflow to infinity): DESIGN §2, a NaN or Infinity
+  would be sent to Vapi as non-JSON;
+- refuse map keys that are not strings (``1:``, ``true:``, ``null:``): JSON keys are strings, and
+  a mixed-type map cannot even be sorted for hashing;
 - record the 1-based ``(line, column)`` of every mapping key and list item by its path;
-- refuse duplicate keys (merge keys ``<<`` keep YAML's rule: explicit keys win);
+- refuse duplicate keys (merge keys ``<<`` are kept, as most YAML 1.2 loaders keep them: explicit
+  keys win);
 - count every node constructed, alias expansions included, and stop past :data:`MAX_NODES`;
-- bound nesting depth and refuse recursive aliases;
-- type scalars exactly as ``yaml.safe_load`` does (YAML 1.1: ``yes`` is ``True``, dates are dates).
+- bound nesting depth and refuse recursive aliases.
 
-JSON files are parsed by :mod:`json` (YAML 1.1 would read ``1e5`` as a string) and composed as YAML
-only to learn positions.  Reading checks size (``stat`` first), regular file, NUL bytes and UTF-8.
-Every problem is a :class:`ParseProblem` with a finding code, a message, a hint and a position.
+JSON files are parsed by :mod:`json` and composed as YAML only to learn positions; the same rules
+apply (no NaN/Infinity, including ``1e400``).  Reading checks size (``stat`` first), regular file,
+NUL bytes and UTF-8.  Every problem is a :class:`ParseProblem` with a finding code, a message, a
+hint and a position.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
 import yaml
-from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import BaseResolver
 
 from ci_deployer.paths import Path
 
@@ -38,19 +52,73 @@ MAX_NODES = 200_000
 # libyaml itself stops at 1000; our walkers are recursive, so stay well under Python's limit.
 MAX_DEPTH = 200
 
-_SCALAR_TAGS = frozenset(
-    {
-        "tag:yaml.org,2002:null",
-        "tag:yaml.org,2002:bool",
-        "tag:yaml.org,2002:int",
-        "tag:yaml.org,2002:float",
-        "tag:yaml.org,2002:str",
-        "tag:yaml.org,2002:timestamp",
-    }
-)
+_NULL_TAG = "tag:yaml.org,2002:null"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_STR_TAG = "tag:yaml.org,2002:str"
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+
+# The YAML 1.2 core schema (yaml.org/spec/1.2.2 §10.3.2), as regular expressions over a plain
+# scalar.  Order matters: null, bool, int, float, then str.
+_CORE_NULL = frozenset({"", "~", "null", "Null", "NULL"})
+_CORE_TRUE = frozenset({"true", "True", "TRUE"})
+_CORE_BOOL = _CORE_TRUE | {"false", "False", "FALSE"}
+_CORE_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+_CORE_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_CORE_SPECIAL_FLOAT = re.compile(r"[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
+# Only a plain scalar starting with one of these can be anything but a string (fast path).
+_MAYBE_TYPED = frozenset("0123456789+-.~nNtTfF")
+_SCALAR_TAGS = frozenset({_NULL_TAG, _BOOL_TAG, _INT_TAG, _FLOAT_TAG, _STR_TAG})
+
+
+def resolve_core(value: str) -> str:
+    """The YAML 1.2 core-schema tag of the plain scalar ``value`` (``<<`` is the merge key)."""
+    if value and value[0] not in _MAYBE_TYPED:
+        return _MERGE_TAG if value == "<<" else _STR_TAG
+    if value in _CORE_NULL:
+        return _NULL_TAG
+    if value in _CORE_BOOL:
+        return _BOOL_TAG
+    if _CORE_INT.fullmatch(value):
+        return _INT_TAG
+    if _CORE_FLOAT.fullmatch(value) or _CORE_SPECIAL_FLOAT.fullmatch(value):
+        return _FLOAT_TAG
+    return _STR_TAG
+
+
+class CoreResolver(BaseResolver):
+    """A resolver with YAML 1.2 core-schema rules instead of PyYAML's YAML 1.1 ones.
+
+    Replaces the regex table walk of :class:`yaml.resolver.Resolver` by :func:`resolve_core`.
+    Quoted scalars (and scalars with the non-specific ``!`` tag) are strings.
+    """
+
+    def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
+        if kind is ScalarNode:
+            return resolve_core(value) if implicit[0] else _STR_TAG
+        return _SEQ_TAG if kind is SequenceNode else _MAP_TAG
+
+
+def _loader_class() -> type[Any]:
+    """libyaml's parser with :class:`CoreResolver` (else PyYAML's pure-Python parser).
+
+    Only composing is used (``get_single_node``): the base loaders' constructors never run, and
+    :class:`CoreResolver` comes first in the MRO so its ``resolve`` replaces ``BaseResolver``'s.
+    """
+    base: type[Any] | None = getattr(yaml, "CBaseLoader", None)  # None: PyYAML built without libyaml
+    if base is None:
+        base = yaml.BaseLoader  # about 10x slower, same results
+
+    class CoreComposer(CoreResolver, base):  # type: ignore[valid-type,misc]
+        pass
+
+    return CoreComposer
+
+
+_LOADERS: list[type[Any]] = []  # built on first use (nothing happens at import time)
 
 
 class ParseProblem(Exception):
@@ -153,9 +221,15 @@ def parse_text(text: str, *, json_file: bool = False, positions: bool = True) ->
     return Parsed(data, builder.positions)
 
 
+def composer_class() -> type[Any]:
+    """The class composing YAML text into nodes: libyaml (or pure Python) with 1.2 core typing."""
+    if not _LOADERS:
+        _LOADERS.append(_loader_class())
+    return _LOADERS[0]
+
+
 def _compose(text: str) -> Node | None:
-    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    loader = loader_class(text)
+    loader = composer_class()(text)
     try:
         node: Node | None = loader.get_single_node()
         return node
@@ -207,8 +281,35 @@ def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+class _NonFiniteJson(Exception):
+    def __init__(self, literal: str) -> None:
+        super().__init__(literal)
+        self.literal = literal
+
+
 def _json_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+    raise _NonFiniteJson(name)  # NaN, Infinity, -Infinity: Python's json accepts them, JSON does not
+
+
+def _json_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):  # 1e400 overflows to inf
+        raise _NonFiniteJson(literal)
+    return value
+
+
+# A JSON string (skipped), or the literal looked for.
+_JSON_STRING = r'"(?:[^"\\]|\\.)*"'
+
+
+def _json_literal_position(text: str, literal: str) -> tuple[int | None, int | None]:
+    """Line and column of the first ``literal`` token outside JSON strings (json.loads does not
+    say where a parse hook failed)."""
+    token = re.compile(rf"{_JSON_STRING}|(?<![\w.+-])({re.escape(literal)})(?![\w.])")
+    for match in token.finditer(text):
+        if match.group(1):
+            return _line_col(text, match.start(1))
+    return None, None
 
 
 def _parse_json(text: str, positions: bool) -> Parsed:
@@ -217,15 +318,17 @@ def _parse_json(text: str, positions: bool) -> Parsed:
     duplicate: str | None = None
     data: Any = None
     try:
-        data = json.loads(text, object_pairs_hook=_json_pairs, parse_constant=_json_constant)
+        data = json.loads(text, object_pairs_hook=_json_pairs, parse_constant=_json_constant, parse_float=_json_float)
     except json.JSONDecodeError as exc:
         raise ParseProblem(
             "E-JSON-SYNTAX", f"invalid JSON: {exc.msg}", "fix the JSON syntax at this position", exc.lineno, exc.colno
         ) from None
     except _DuplicateJsonKey as exc:
         duplicate = exc.key
-    except ValueError as exc:
-        raise ParseProblem("E-JSON-SYNTAX", f"invalid JSON: {exc}", "use null or a number instead") from None
+    except _NonFiniteJson as exc:
+        raise _non_finite(exc.literal, *_json_literal_position(text, exc.literal)) from None
+    except ValueError as exc:  # an integer over Python's 4,300-digit limit
+        raise ParseProblem("E-JSON-SYNTAX", f"invalid JSON: {exc}", "use a shorter number or a string") from None
     except RecursionError:
         raise ParseProblem("E-YAML-DEPTH", f"nesting deeper than {MAX_DEPTH} levels", "flatten the data") from None
     _check_depth(data)
@@ -264,6 +367,24 @@ def _mark(node: Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+def _non_finite(literal: str, line: int | None, column: int | None) -> ParseProblem:
+    return ParseProblem(
+        "E-YAML-NONFINITE",
+        f"{literal} is not a finite number: JSON, and so Vapi's API, has no NaN or Infinity",
+        "write a finite number, or quote the value to keep it a string",
+        line,
+        column,
+    )
+
+
+def _type_phrase(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number"
+
+
 class _Builder:
     """Turns a composed node graph into plain values, recording positions and enforcing limits."""
 
@@ -272,7 +393,6 @@ class _Builder:
         self.positions: dict[Path, tuple[int, int]] = {}
         self.count = 0
         self._active: set[int] = set()
-        self._scalars = SafeConstructor()
 
     def build(self, node: Node, path: Path, depth: int) -> Any:
         self.count += 1
@@ -310,15 +430,49 @@ class _Builder:
             self._active.discard(id(node))
 
     def _scalar(self, node: ScalarNode) -> Any:
-        if node.tag not in _SCALAR_TAGS:
+        tag = node.tag
+        if tag in (_STR_TAG, _MERGE_TAG):  # `<<` is a merge only as a key
+            return node.value
+        if tag not in _SCALAR_TAGS:
             raise self._tag_problem(node)
-        constructor = SafeConstructor.yaml_constructors[node.tag]
+        value: str = node.value
+        if tag == _NULL_TAG and value in _CORE_NULL:
+            return None
+        if tag == _BOOL_TAG and value in _CORE_BOOL:
+            return value in _CORE_TRUE
+        if tag == _INT_TAG and _CORE_INT.fullmatch(value):
+            return self._int(node)
+        if tag == _FLOAT_TAG:
+            if _CORE_SPECIAL_FLOAT.fullmatch(value):
+                raise _non_finite(value, *_mark(node))
+            if _CORE_FLOAT.fullmatch(value) or _CORE_INT.fullmatch(value):
+                number = float(int(value, 0) if value.startswith(("0o", "0x")) else value)
+                if not math.isfinite(number):
+                    raise _non_finite(value, *_mark(node))
+                return number
+        # Only an explicit tag (`!!bool yes`, `!!int 1_000`) gets here: the value is not of that
+        # type under YAML 1.2's core schema.
+        short = tag.replace("tag:yaml.org,2002:", "!!")
+        raise ParseProblem(
+            "E-YAML-VALUE",
+            f"{value!r} is not a valid {short} value under YAML 1.2",
+            "remove the tag, or quote the value to keep it a string",
+            *_mark(node),
+        )
+
+    @staticmethod
+    def _int(node: ScalarNode) -> int:
+        value: str = node.value
         try:
-            return constructor(self._scalars, node)
-        except (ValueError, OverflowError, yaml.YAMLError) as exc:
+            if value.startswith("0o"):
+                return int(value[2:], 8)
+            if value.startswith("0x"):
+                return int(value[2:], 16)
+            return int(value, 10)  # "017" is 17 in YAML 1.2: no octal surprise
+        except ValueError as exc:  # over Python's 4,300-digit limit for int()
             raise ParseProblem(
                 "E-YAML-VALUE",
-                f"invalid value {node.value!r}: {exc}",
+                f"invalid number {value[:40]!r}: {exc}",
                 "quote the value to keep it a string",
                 *_mark(node),
             ) from None
@@ -331,9 +485,9 @@ class _Builder:
             *_mark(node),
         )
 
-    def _mapping(self, node: MappingNode, path: Path, depth: int) -> dict[Any, Any]:
-        merged: dict[Any, Any] = {}
-        explicit: dict[Any, Any] = {}
+    def _mapping(self, node: MappingNode, path: Path, depth: int) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        explicit: dict[str, Any] = {}
         pairs = []
         # Merge keys first, whatever their place in the map, so that explicit keys (and their
         # positions) win as YAML's merge rule says.
@@ -352,6 +506,15 @@ class _Builder:
                     *_mark(key_node),
                 )
             key = self._scalar(key_node)
+            if not isinstance(key, str):
+                # JSON (and so Vapi's API) has only string keys; YAML 1.2 reads `1:`, `true:` or
+                # `null:` as a number, a boolean, null.
+                raise ParseProblem(
+                    "E-YAML-KEY",
+                    f"map key {key_node.value!r} is {_type_phrase(key)}, not a string",
+                    f'quote the key: "{key_node.value}":',
+                    *_mark(key_node),
+                )
             if key in explicit:
                 raise ParseProblem(
                     "E-YAML-DUPKEY",
@@ -359,8 +522,7 @@ class _Builder:
                     "remove one of the two entries (YAML loaders silently keep only the last)",
                     *_mark(key_node),
                 )
-            step = key if isinstance(key, str | int) else str(key)
-            child: Path = (*path, step)
+            child: Path = (*path, key)
             if self.record:
                 self.positions[child] = _mark(key_node)
             explicit[key] = self.build(value_node, child, depth + 1)

@@ -4,10 +4,12 @@ It answers like Vapi (facts from Vapi's OpenAPI spec and VapiAI/gitops; see the 
 
 - bare-array lists, newest first, with ``limit`` (default 100, max 1000) and ``createdAt*`` /
   ``updatedAt*`` filters for /assistant, /squad, /tool, /phone-number, /file, /v2/knowledge-base;
-  ``{results, metadata}`` pages (``page``, ``sortOrder``) for /structured-output, /eval, /eval/run, /chat;
+  ``{results, metadata}`` pages (``page``, ``sortOrder``) for /structured-output, /eval, /eval/run, /chat
+  and GET /v2/phone-number (which also takes ``search`` over name, number and SIP URI);
 - POST 201; PATCH merges the top level only and ``null`` unsets a field; DELETE 200 with the object;
 - NestJS-style 400 bodies from the shared schemas (:func:`ci_deployer.validate.schemas.validate_spec`),
-  and reference fields must hold ids of the same org; 404 for unknown and foreign ids; 401 for a
+  and every id field Vapi's spec declares (nested ones too: :mod:`ci_deployer.platform.reftable`)
+  must hold an id of the same org; 404 for unknown and foreign ids; 401 for a
   missing or unknown bearer token (each token reaches one org);
 - a generated ``knowledgeBase`` search tool per knowledge base; BYO phone numbers only;
 - server defaults on create (:data:`ci_deployer.emulator.rules.SERVER_DEFAULTS`);
@@ -17,7 +19,8 @@ It answers like Vapi (facts from Vapi's OpenAPI spec and VapiAI/gitops; see the 
 Documented approximations: deleting a tool referenced by any assistant (``model.toolIds`` /
 ``toolRefs``), or an assistant referenced by a squad member, answers 409 ``version_pinned`` (Vapi
 does so for version pins, which are not public API); the generated KB tool is named
-``search_<base name>``; bare-array lists accept the timestamp filters on /v2/knowledge-base too.
+``search_<base name>``; bare-array lists accept the timestamp filters on /v2/knowledge-base too;
+/v2/phone-number's ``sortBy=duration|cost`` (call columns a number does not have) keep createdAt order.
 
 Front ends: :meth:`Emulator.transport` (in-process httpx transport), :meth:`Emulator.wsgi_app`,
 :func:`serve` (HTTP/1.1 keep-alive on a background thread) and :func:`embedded_transport`

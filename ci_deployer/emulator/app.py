@@ -39,6 +39,7 @@ from ci_deployer.platform.kinds import GENERATED_TOOL_TYPES, KINDS, Kind
 
 MAX_LIMIT = 1000  # Vapi: `limit` max 1000, "Defaults to 100"
 DEFAULT_LIMIT = 100
+SEARCH_MAX = 100  # GET /v2/phone-number `search`: maxLength 100
 _TIME_PARAMS = tuple(f"{f}{op}" for f in ("createdAt", "updatedAt") for op in ("Gt", "Lt", "Ge", "Le"))
 
 
@@ -75,6 +76,9 @@ class Collection:
     kind: Kind | None
     list_shape: str  # "array" | "paginated"
     filters: tuple[str, ...] = ()  # equality filters accepted by the list
+    sort_by: tuple[str, ...] = ("createdAt", "updatedAt")  # accepted `sortBy` values (paginated lists)
+    search: tuple[str, ...] = ()  # fields the `search` parameter matches (partial, case-insensitive)
+    list_only: bool = False  # a second listing of another collection's records (GET only)
 
 
 def _build_collections() -> dict[str, Collection]:
@@ -87,6 +91,21 @@ def _build_collections() -> dict[str, Collection]:
     out["/eval/run"] = Collection("eval-run", "/eval/run", "EvalRun", None, "paginated", ("id", "evalId"))
     out["/chat"] = Collection(
         "chat", "/chat", "Chat", None, "paginated", ("id", "assistantId", "squadId", "previousChatId")
+    )
+    # GET /v2/phone-number (PhoneNumberController_findAllPaginated): the same numbers as
+    # /phone-number, paginated as PhoneNumberPaginatedResponse {results, metadata}, with `search`
+    # ("by name, number, or SIP URI (partial match, case-insensitive)", at most 100 characters) and
+    # sortBy createdAt|duration|cost.  The spec declares only GET on this path.
+    phone = KINDS["PhoneNumber"]
+    out["/v2/phone-number"] = Collection(
+        "phone-number",
+        "/v2/phone-number",
+        phone.name,
+        phone,
+        "paginated",
+        sort_by=("createdAt", "duration", "cost"),
+        search=("name", "number", "sipUri"),
+        list_only=True,
     )
     return out
 
@@ -249,7 +268,7 @@ class Emulator:
         else:
             base, rest = "/" + "/".join(parts[:1]), parts[1:]
         collection = self._collections.get(base)
-        if collection is None or len(rest) > 1:
+        if collection is None or len(rest) > 1 or (collection.list_only and (rest or method != "GET")):
             raise cannot
         if not rest:
             if method == "GET":
@@ -284,6 +303,8 @@ class Emulator:
         allowed = {"limit", *_TIME_PARAMS, *collection.filters}
         if collection.list_shape == "paginated":
             allowed |= {"page", "sortOrder", "sortBy"}
+        if collection.search:
+            allowed.add("search")
         errors = [f"property {key} should not exist" for key in params if key not in allowed]
         limit = _int_param(params, "limit", DEFAULT_LIMIT, low=0, high=MAX_LIMIT, errors=errors)
         page = _int_param(params, "page", 1, low=1, high=None, errors=errors)
@@ -298,10 +319,14 @@ class Emulator:
         if order not in ("ASC", "DESC"):
             errors.append("sortOrder must be one of the following values: ASC, DESC")
         sort_by = params.get("sortBy", "createdAt")
-        if sort_by not in ("createdAt", "updatedAt"):
-            errors.append("sortBy must be one of the following values: createdAt, updatedAt")
+        if sort_by not in collection.sort_by:
+            errors.append(f"sortBy must be one of the following values: {', '.join(collection.sort_by)}")
+        search = params.get("search")
+        if search is not None and len(search) > SEARCH_MAX:
+            errors.append(f"search must be shorter than or equal to {SEARCH_MAX} characters")
         if errors:
             raise bad_request(errors)
+        needle = search.lower() if search else None
         filters = {k: v for k, v in params.items() if k in collection.filters}
         any_ids = set(filters.pop("idAny").split(",")) if "idAny" in filters else None
 
@@ -312,9 +337,13 @@ class Emulator:
                     return False
             if any_ids is not None and record.obj["id"] not in any_ids:
                 return False
+            if needle is not None and not any(_contains(record.obj.get(f), needle) for f in collection.search):
+                return False
             return all(str(record.obj.get(k)) == v for k, v in filters.items())
 
         records: Iterable[Record] = org.collection(collection.name).values()
+        # `duration` and `cost` (v2 phone numbers) are call columns a phone number does not carry:
+        # those sorts keep createdAt order (INFERRED; the spec does not say).
         if sort_by == "updatedAt":
             records = sorted(records, key=lambda r: r.updated_ms, reverse=order == "DESC")
         elif order == "DESC":
@@ -702,6 +731,10 @@ def _kb_tool(kb: dict[str, Any]) -> dict[str, Any]:
         "knowledgeBaseId": kb["id"],
         "function": {"name": f"search_{slug}", "description": f"Search the knowledge base {kb.get('name')!s}"},
     }
+
+
+def _contains(value: Any, needle: str) -> bool:
+    return isinstance(value, str) and needle in value.lower()
 
 
 def _check_phone_create(body: dict[str, Any]) -> None:

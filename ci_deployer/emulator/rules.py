@@ -17,8 +17,9 @@ import re
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from ci_deployer.paths import format_path, iter_pattern
+from ci_deployer.paths import format_path
 from ci_deployer.platform.kinds import CREDENTIAL, KINDS, Kind
+from ci_deployer.platform.reftable import ref_sites
 
 SERVER_DEFAULTS: dict[str, dict[str, Any]] = {
     "Assistant": {
@@ -114,21 +115,22 @@ def validate(
 
 
 def reference_messages(kind: Kind, body: dict[str, Any], exists: Any) -> list[str]:
-    """400 messages for reference fields holding ids that are not resources of this org.
+    """400 messages for id fields holding ids that are not resources of this org.
 
-    ``exists(kind_name, id) -> bool``.  The id must belong to the first target kind: a knowledge base
-    is referenced through its generated search tool, whose id is a Tool id.
+    ``exists(kind_name, id) -> bool``.  Every id field Vapi's spec declares is checked, nested ones
+    included (a squad member's ``assistantOverrides.model.toolIds``).  The id must belong to the
+    first target kind: a knowledge base is referenced through its generated search tool, whose id
+    is a Tool id.
     """
     messages = []
-    for ref in kind.refs:
-        target = ref.targets[0]
+    for site in ref_sites(kind.name, body):
+        target = site.kinds[0]
         if target == CREDENTIAL:  # credentials are not emulated; any id is accepted
             continue
-        for path, value in iter_pattern(body, ref.pattern):
-            if value is None:
-                continue
-            if not isinstance(value, str) or not exists(target, value):
-                messages.append(f"{format_path(path)} {target} {value!r} not found")
+        if site.value is None:
+            continue
+        if not isinstance(site.value, str) or not exists(target, site.value):
+            messages.append(f"{format_path(site.path)} {target} {site.value!r} not found")
     return messages
 
 

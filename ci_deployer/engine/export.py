@@ -39,8 +39,9 @@ from ci_deployer.engine.identity import label_of
 from ci_deployer.engine.model import IgnoreRules, display_name
 from ci_deployer.engine.plan import recorded_slots
 from ci_deployer.engine.session import Session, read_live
-from ci_deployer.paths import Path, iter_pattern
+from ci_deployer.paths import Path
 from ci_deployer.platform.kinds import CREDENTIAL, GENERATED_TOOL_TYPES, KB_TOOL, KINDS, owner_of
+from ci_deployer.platform.reftable import ref_sites
 
 FOLDERS = {
     "Tool": "tools",
@@ -203,10 +204,8 @@ def _placeholders(payload: Any, slug: str, result: ExportResult, path: Path = ()
 
 
 def _slugs(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """Ref tokens → slugs at the kinds table's reference fields, ``{ref: kind/slug}`` elsewhere."""
-    table: set[Path] = set()
-    for ref in KINDS[kind].refs:
-        table.update(path for path, _ in iter_pattern(payload, ref.pattern))
+    """Ref tokens → slugs at the kind's id fields (any depth: platform.reftable), ``{ref: kind/slug}`` elsewhere."""
+    table = {site.path for site in ref_sites(kind, payload)}
 
     def walk(node: Any, path: Path) -> Any:
         if isinstance(node, dict):

@@ -3,14 +3,32 @@
 Searched in order: the dispatch input (``--ticket`` / the ``ticket`` input), then each merged PR's
 title, body and branch.  The first match wins; with ``protection.ticket.url`` (``{ticket}`` is
 replaced by the match) the evidence carries the link.
+
+The pattern must match a whole token: ``CHG-12`` in "fix CHG-12", "[CHG-12]" or the branch
+``feature/CHG-12-retry``, but not inside ``xCHG-12x`` or ``CHG-123`` (for a pattern ``CHG-12``).
+Token edges are "no letter, digit or ``_`` on that side" rather than ``\b``, which needs a word
+character in the pattern itself and would not work for patterns such as ``#[0-9]+``.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 
 from ci_deployer.config.model import TicketRule
 from ci_deployer.gates.model import CheckItem
+
+# Inline global flags such as `(?i)` must stay at the very start of the expression in Python ≥ 3.11.
+_GLOBAL_FLAGS = re.compile(r"^\(\?[aiLmsux]+\)")
+
+
+@functools.lru_cache(maxsize=32)
+def ticket_regex(pattern: str) -> re.Pattern[str]:
+    """``pattern`` anchored to whole tokens: no word character may touch a match on either side."""
+    flags = _GLOBAL_FLAGS.match(pattern)
+    prefix = flags.group(0) if flags else ""
+    body = pattern[len(prefix) :]
+    return re.compile(rf"{prefix}(?<!\w)(?:{body})(?!\w)")
 
 
 def ticket_link(rule: TicketRule, ticket: str) -> str | None:
@@ -28,7 +46,7 @@ def find_ticket(rule: TicketRule | None, texts: list[tuple[str, str]]) -> CheckI
         return CheckItem("ticket", "Change ticket", "skip", "no ticket required", blocking=False)
     title = "Change ticket"
     hint = f"name a ticket matching {rule.pattern} in the `ticket` input (--ticket) or the PR title"
-    pattern = re.compile(rule.pattern)
+    pattern = ticket_regex(rule.pattern)
     searched = [(source, text) for source, text in texts if text]
     for source, text in searched:
         match = pattern.search(text)

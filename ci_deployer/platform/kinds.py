@@ -21,26 +21,12 @@ EXTRA_SERVER_FIELDS = frozenset(
 
 
 @dataclass(frozen=True)
-class RefField:
-    """A field holding the id of another resource; in config it holds that resource's slug.
-
-    ``pattern`` uses :mod:`ci_deployer.paths` syntax.  ``targets`` lists the kinds a slug there may
-    name, in lookup order (a KnowledgeBase slug in ``model.toolIds`` means its generated search tool).
-    ``Credential`` is the env's ``credentials`` map, not an API kind.
-    """
-
-    pattern: str
-    targets: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class Kind:
     name: str  # "Assistant": the document `kind`
     path: str  # API collection path
     list_shape: ListShape
     name_field: str | None  # dotted path of the display/identity name, None for nameless kinds
     name_max: int | None  # server-enforced maximum length of the name
-    refs: tuple[RefField, ...] = ()
     server_fields: frozenset[str] = COMMON_SERVER_FIELDS | EXTRA_SERVER_FIELDS
     patch_drop: frozenset[str] = frozenset()  # never sent on PATCH (tool/SO/eval `type`)
     patch_always: frozenset[str] = frozenset()  # always sent on PATCH (squad `members`)
@@ -55,6 +41,58 @@ class Kind:
 
 CREDENTIAL = "Credential"
 
+# Reference fields are not listed per kind: scripts/gen_schemas.py derives them from Vapi's OpenAPI
+# spec into schemas/refs.json (ci_deployer.platform.reftable reads it).  It walks each kind's create
+# payload through every $ref, oneOf/anyOf/allOf and array, so an id nested in a squad member's
+# `assistantOverrides`, a transfer destination or a hook's inline tool is found like a top-level
+# one.  A property is an id when its name says so (`…Id`, `…Ids`, `id`, `…_id`) or its description
+# does ("the ID of …").  Every such name must be classified below, or the generator stops: either
+# resolved (the kinds a slug there may name, in lookup order: a KnowledgeBase slug in `toolIds`
+# means its generated search tool, DESIGN §2) or excluded with the reason.
+ID_FIELDS: dict[str, tuple[str, ...]] = {
+    "toolIds": ("Tool", "KnowledgeBase"),
+    "toolId": ("Tool", "KnowledgeBase"),  # model.toolRefs[].toolId, hook actions, workflow tool nodes
+    "declineToolId": ("Tool",),  # compliancePlan.recordingConsentPlan: a tool run when consent is declined
+    "assistantId": ("Assistant",),
+    "assistantIds": ("Assistant",),
+    "squadId": ("Squad",),
+    "structuredOutputId": ("StructuredOutput",),  # artifactPlan.scorecards[].metrics[]
+    "structuredOutputIds": ("StructuredOutput",),
+    # Credentials are not an API kind here: slugs of the env's `credentials` map (environments.yaml).
+    "credentialId": (CREDENTIAL,),
+    "credentialIds": (CREDENTIAL,),
+}
+# Id-marked properties that stay as written, and why.  A key is a property name (anywhere) or
+# `Schema.property` (that schema only).
+ID_FIELDS_EXCLUDED: dict[str, str] = {
+    "workflowId": "workflows are not managed (and /workflow left Vapi's public spec in 2025)",
+    "workflowIds": "workflows are not managed (the structured output side of a workflow link)",
+    "fileIds": "files are not managed yet (knowledge base files are uploaded outside ci-deployer)",
+    "scorecardIds": "observability scorecards are not managed",
+    "monitorIds": "monitors are not managed",
+    "outcomeIds": "analysis outcomes are not managed",
+    "voiceId": "a voice provider's voice id, not a Vapi resource",
+    "personaId": "a voice provider's (Tavus) persona id",
+    "libraryIds": "a voice provider's (WellSaid) library ids",
+    "pronunciationDictId": "a voice provider's pronunciation dictionary id",
+    "pronunciationDictionaryId": "a voice provider's (ElevenLabs) pronunciation dictionary id",
+    "versionId": "a voice provider's pronunciation dictionary version id",
+    "callerId": "the caller ID (a phone number or SIP URI) shown on a transfer",
+    "accessKeyId": "an inline credential's storage access key (a provider secret's id)",
+    "awsAccessKeyId": "an inline credential's AWS access key id",
+    "accountId": "an inline credential's provider account id",
+    "authorizationId": "an inline credential's OAuth2 authorization id",
+    "clientId": "an inline credential's OAuth2 or GCP client id",
+    "privateKeyId": "an inline GCP key's private key id",
+    "projectId": "an inline GCP key's project id",
+    "externalId": "an AWS STS external id or a customer's external id (free text)",
+    "groupId": "an inline credential's provider group id",
+    "teamId": "an inline credential's provider team id",
+    "userId": "an inline credential's provider user id",
+    "ToolCall.id": "the id of a tool call in a mock conversation, chosen by the author",
+    "ToolMessage.tool_call_id": "the id of the tool call a mock tool message answers",
+}
+
 KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
@@ -65,11 +103,6 @@ KINDS: dict[str, Kind] = {
             name_field="name",
             alt_name_fields=("function.name",),
             name_max=40,
-            refs=(
-                RefField("destinations[].assistantId", ("Assistant",)),
-                RefField("server.credentialId", (CREDENTIAL,)),
-                RefField("credentialId", (CREDENTIAL,)),
-            ),
             patch_drop=frozenset({"type"}),
             order=0,
             schema="tool",
@@ -80,7 +113,6 @@ KINDS: dict[str, Kind] = {
             list_shape="paginated",
             name_field="name",
             name_max=40,
-            refs=(RefField("assistantIds[]", ("Assistant",)),),
             patch_drop=frozenset({"type"}),
             order=0,
             schema="structured-output",
@@ -100,13 +132,6 @@ KINDS: dict[str, Kind] = {
             list_shape="array",
             name_field="name",
             name_max=40,
-            refs=(
-                RefField("model.toolIds[]", ("Tool", "KnowledgeBase")),
-                RefField("model.toolRefs[].toolId", ("Tool", "KnowledgeBase")),
-                RefField("artifactPlan.structuredOutputIds[]", ("StructuredOutput",)),
-                RefField("credentialIds[]", (CREDENTIAL,)),
-                RefField("server.credentialId", (CREDENTIAL,)),
-            ),
             order=1,
             labels=True,
             schema="assistant",
@@ -117,10 +142,6 @@ KINDS: dict[str, Kind] = {
             list_shape="array",
             name_field="name",
             name_max=None,
-            refs=(
-                RefField("members[].assistantId", ("Assistant",)),
-                RefField("members[].assistantDestinations[].assistantId", ("Assistant",)),
-            ),
             patch_always=frozenset({"members"}),
             order=2,
             schema="squad",
@@ -141,11 +162,6 @@ KINDS: dict[str, Kind] = {
             list_shape="array",
             name_field="number",
             name_max=40,
-            refs=(
-                RefField("assistantId", ("Assistant",)),
-                RefField("squadId", ("Squad",)),
-                RefField("server.credentialId", (CREDENTIAL,)),
-            ),
             server_fields=COMMON_SERVER_FIELDS | EXTRA_SERVER_FIELDS | {"status"},
             order=3,
             creatable=False,

@@ -282,7 +282,7 @@ def name_length(ctx: EnvContext) -> Iterator[Finding]:
         yield _finding(
             res.position(path),
             "E-NAME-TOO-LONG",
-            f"{res.kind} {dotted} is {len(name)} characters after rendering (\"{printable(name)}\"); "
+            f'{res.kind} {dotted} is {len(name)} characters after rendering ("{printable(name)}"); '
             f"Vapi allows at most {maximum}",
             "shorten it (templates count after rendering: `${{ env.name }}` adds the environment's name)",
             json_path=format_path(path, "spec"),

@@ -76,7 +76,8 @@ def validate_envelope(doc: Any) -> list[SchemaIssue]:
 def validate_environments(data: Any) -> list[SchemaIssue]:
     """Validate the parsed ``environments.yaml``.
 
-    YAML dates (``from: 2026-12-20``) are read as dates; they are checked as their ISO text.
+    Dates are strings under YAML 1.2 (config/yamlsource.py); a ``datetime.date`` from a hand-built
+    value is checked as its ISO text.
     """
     return _issues(_validator("environments.schema.json"), _plain(data))
 
@@ -272,11 +273,23 @@ def _explain_union(error: ValidationError, path: Path, where: str, schema: dict[
     deep = [i for i in by_branch if i not in shallow]
     if not deep:
         forms: list[str] = []
+        values: list[Any] = []  # the values of the branches that list them, merged into one list
         for i in sorted(by_branch):
+            listing = next(
+                (e.schema for e in by_branch[i] if e.validator == "enum" and isinstance(e.schema, dict)), None
+            )
+            if listing is not None:
+                values.extend(v for v in listing["enum"] if _json_key(v) not in {_json_key(w) for w in values})
+                continue
             for e in by_branch[i]:
                 form = _expected_form(e)
                 if form and form not in forms:
                     forms.append(form)
+        if values:
+            # Branches of different types (Vapi voice `version`: "1", "2", "latest" or 1, 2): quote
+            # the strings, or "must be one of 1, 2, latest" would not say why 2 passes and 3 fails.
+            mixed = len({type(v) for v in values}) > 1
+            forms.insert(0, f"one of {_enum_list(values, error.instance, quote=mixed)}")
         yield SchemaIssue(path, f"{where} must be {', or '.join(forms) or 'of an allowed form'}", None)
         return
 
@@ -332,8 +345,12 @@ def _show(value: Any) -> str:
     return json.dumps(value, default=str)[:80]
 
 
-def _enum_list(values: Any, given: Any = None) -> str:
-    items = [str(v) if isinstance(v, str) else json.dumps(v) for v in values]
+def _json_key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)  # 1 and True, or 1 and "1", are different values
+
+
+def _enum_list(values: Any, given: Any = None, *, quote: bool = False) -> str:
+    items = [str(v) if isinstance(v, str) and not quote else json.dumps(v) for v in values]
     if isinstance(given, str) and len(items) > _ENUM_SHOWN:
         # the closest values first: for 'gpt-9' the gpt-* models, not the first 8 of ~150 names
         close = difflib.get_close_matches(given, items, n=_ENUM_SHOWN, cutoff=0.0)
@@ -355,7 +372,7 @@ def _type_hint(instance: Any, types: list[str]) -> str | None:
     if isinstance(instance, str) and "${{" in instance and ("number" in types or "integer" in types):
         return 'a template must be the whole value to keep its type: write "${{ params.x }}" alone'
     if isinstance(instance, int) and "string" in types and not isinstance(instance, bool):
-        return "quote the value: YAML read it as a number (unquoted 09:00 even becomes 540)"
+        return "quote the value: YAML read it as a number"
     return None
 
 

@@ -22,6 +22,8 @@ metadata: {name: jira}
 spec: {type: function, function: {name: jira}}
 """
 
+LISTED_TOOL = "- " + TOOL.rstrip("\n").replace("\n", "\n  ") + "\n"  # TOOL as a list item
+
 
 def codes(findings: list[Finding]) -> list[str]:
     return [f.code for f in findings]
@@ -57,7 +59,7 @@ def test_environments_defaults_and_protection(make_repo: MakeRepo) -> None:
     assert prod.protection.required_approvals == 2
     assert prod.protection.reviewers == ["alice", "@acme/platform-owners"]
     window = prod.protection.change_windows[0]
-    # `end: 16:00` unquoted is a YAML 1.1 sexagesimal int; it is read back as the time meant.
+    # `end: 16:00` unquoted: YAML 1.2 reads it as the string meant (1.1 made it the sexagesimal 960).
     assert (window.days, window.start, window.end, window.timezone) == (
         ["mon", "tue"],
         "09:00",
@@ -157,9 +159,70 @@ def test_documents_are_found_and_other_files_skipped(make_repo: MakeRepo) -> Non
 
 
 @pytest.mark.parametrize(
+    ("name", "content", "line", "column"),
+    [
+        ("tools/all.yaml", "# two tools\n" + LISTED_TOOL + LISTED_TOOL, 2, 3),
+        ("tools/one.yaml", LISTED_TOOL, 1, 3),
+        ("tools/all.json", '[\n  {"apiVersion": "ci-deployer/v1", "kind": "Tool"}\n]\n', 2, 3),
+        ("tools/mixed.yaml", "- just a note\n- kind: Tool\n", 2, 3),
+    ],
+)
+def test_a_list_of_documents_is_a_located_error(
+    make_repo: MakeRepo, name: str, content: str, line: int, column: int
+) -> None:
+    # Such a file used to be skipped silently, like an include target: its resources vanished.
+    repo, findings = load_repo(make_repo({name: content}))
+    assert repo.documents == []
+    found = only(findings, "E-DOC-LIST")
+    assert (found.path, found.line, found.column) == (name, line, column)
+    assert found.hint is not None and "one document per file" in found.hint
+
+
+def test_a_list_that_holds_no_documents_is_an_include_target(make_repo: MakeRepo) -> None:
+    files = {"data/messages.yaml": "- role: user\n  content: hi\n", "data/ids.json": "[1, 2]"}
+    repo, findings = load_repo(make_repo({"tools/jira.yaml": TOOL, **files}))
+    assert findings == []
+    assert [d.key for d in repo.documents] == ["Tool/jira"]
+
+
+def test_yaml_1_1_boolean_words_in_environments_yaml_stay_strings(make_repo: MakeRepo) -> None:
+    # `no` is Norway's country code and `on`/`yes` are ordinary words: YAML 1.1 made them booleans,
+    # and a boolean map key crashed sorting; 1.2 core keeps them strings.
+    environments = """\
+apiVersion: ci-deployer/v1
+defaults:
+  params: {on: off, yes: no, flag: true}
+environments:
+  no:
+    org: acme-norway
+    api: {url: embedded}
+    params: {n: y}
+  on:
+    org: acme-on
+    api: {url: embedded}
+"""
+    repo, findings = load_repo(make_repo({"tools/jira.yaml": TOOL}, environments=environments))
+    assert findings == []
+    assert list(repo.environments) == ["no", "on"]
+    assert repo.environments["no"].params == {"on": "off", "yes": "no", "flag": True, "n": "y"}
+    assert repo.environments["on"].org == "acme-on"
+
+
+def test_non_string_key_in_environments_yaml_is_a_located_finding(make_repo: MakeRepo) -> None:
+    environments = (
+        "apiVersion: ci-deployer/v1\nenvironments:\n  dev:\n    org: a\n    api: {url: embedded}\n    params: {1: x}\n"
+    )
+    _, findings = load_repo(make_repo({}, environments=environments))
+    found = only(findings, "E-YAML-KEY")
+    assert (found.path, found.line, found.column) == ("environments.yaml", 6, 14)
+
+
+@pytest.mark.parametrize(
     ("content", "code", "line"),
     [
         ("", "E-FILE-EMPTY", 1),
+        ("apiVersion: ci-deployer/v1\nkind: Assistant\nspec:\n  temperature: .nan\n", "E-YAML-NONFINITE", 4),
+        ("apiVersion: ci-deployer/v1\nkind: Assistant\nspec:\n  true: 1\n", "E-YAML-KEY", 4),
         ("kind: Tool\n---\nkind: Tool\n", "E-YAML-MULTIDOC", 2),
         ("apiVersion: ci-deployer/v1\nkind: Tool\nkind: Squad\n", "E-YAML-DUPKEY", 3),
         (b"kind: Tool\n\xff\xfe\x00", "E-FILE-BINARY", 2),

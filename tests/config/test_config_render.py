@@ -258,6 +258,70 @@ analysis: {extra: {ref: structured-output/score}}
     assert resources["PhoneNumber/main-line"].refs == [Reference(("squadId",), ("Squad",), "s")]
 
 
+def test_nested_references_are_recorded_like_top_level_ones(make_repo: MakeRepo) -> None:
+    # Before, only a hand-kept list of top-level fields was recorded: these slugs went to Vapi raw.
+    squad = """
+name: s
+members:
+  - assistantId: a
+    assistantOverrides:
+      model: {provider: openai, model: gpt-4.1, toolIds: [jira, kb-orders]}
+      artifactPlan: {structuredOutputIds: [summary]}
+      metadata: {assistantId: not-a-ref}
+membersOverrides:
+  model: {provider: openai, model: gpt-4.1, toolRefs: [{toolId: jira, version: v1}]}
+  credentialIds: [twilio-main]
+"""
+    handoff = """
+type: handoff
+destinations:
+  - type: assistant
+    assistantId: a
+    assistantOverrides: {model: {provider: openai, model: gpt-4.1, toolIds: [zendesk]}}
+  - {type: squad, squadId: s}
+"""
+    assistant = """
+name: a
+voice: {provider: 11labs, voiceId: 21m00Tcm4TlvDq8ikWAM}
+hooks:
+  - on: customer.speech.timeout
+    do: [{type: tool, toolId: nudge}]
+"""
+    root = make_repo(
+        {
+            "s.yaml": doc("Squad", "s", squad),
+            "t.yaml": doc("Tool", "h", handoff),
+            "a.yaml": doc("Assistant", "a", assistant),
+        }
+    )
+    resources, findings = render(root)
+    assert findings == []
+    tools = ("Tool", "KnowledgeBase")
+    assert sorted(resources["Squad/s"].refs, key=lambda r: str(r.path)) == sorted(
+        [
+            Reference(("members", 0, "assistantId"), ("Assistant",), "a"),
+            Reference(("members", 0, "assistantOverrides", "model", "toolIds", 0), tools, "jira"),
+            Reference(("members", 0, "assistantOverrides", "model", "toolIds", 1), tools, "kb-orders"),
+            Reference(
+                ("members", 0, "assistantOverrides", "artifactPlan", "structuredOutputIds", 0),
+                ("StructuredOutput",),
+                "summary",
+            ),
+            Reference(("membersOverrides", "model", "toolRefs", 0, "toolId"), tools, "jira"),
+            Reference(("membersOverrides", "credentialIds", 0), ("Credential",), "twilio-main"),
+        ],
+        key=lambda r: str(r.path),
+    )
+    assert resources["Tool/h"].refs == [
+        Reference(("destinations", 0, "assistantId"), ("Assistant",), "a"),
+        Reference(("destinations", 0, "assistantOverrides", "model", "toolIds", 0), tools, "zendesk"),
+        Reference(("destinations", 1, "squadId"), ("Squad",), "s"),
+    ]
+    assert resources["Assistant/a"].refs == [Reference(("hooks", 0, "do", 0, "toolId"), tools, "nudge")]
+    assert resources["Assistant/a"].spec["hooks"][0]["on"] == "customer.speech.timeout"
+    assert resources["Squad/s"].position(("members", 0, "assistantOverrides", "model", "toolIds", 1)).line == 9
+
+
 def test_bad_generic_ref_is_a_finding(make_repo: MakeRepo) -> None:
     resources, findings = render(make_repo({"a.yaml": doc("Assistant", "a", "name: a\nx: {ref: toool/jira}\n")}))
     bad = only(findings, "E-REF-FORMAT")

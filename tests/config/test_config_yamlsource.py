@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from ci_deployer.config import yamlsource
 from ci_deployer.config.yamlsource import MAX_DEPTH, ParseProblem, parse_text, read_text
 
 
@@ -28,10 +29,177 @@ def test_positions_of_nested_keys_and_list_items() -> None:
     assert parsed.positions[("spec", "model", "toolIds", 1, "ref")] == (5, 10)
 
 
-def test_scalars_are_typed_like_safe_load() -> None:
-    text = "a: yes\nb: 1e5\nc: 1.5\nd: 2026-01-01\ne: ~\nf: '12'\ng: 0x1f\nh: 9:30\n"
-    assert parse_text(text).data == yaml.safe_load(text)
-    assert parse_text(text).data["d"] == dt.date(2026, 1, 1)
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        # YAML 1.2 core schema (yaml.org/spec/1.2.2 §10.3.2): only these six spellings are booleans
+        ("true", True),
+        ("True", True),
+        ("TRUE", True),
+        ("false", False),
+        ("False", False),
+        ("FALSE", False),
+        # ... YAML 1.1's other booleans stay strings (PyYAML's safe_load makes them True/False)
+        ("on", "on"),
+        ("off", "off"),
+        ("yes", "yes"),
+        ("no", "no"),
+        ("y", "y"),
+        ("n", "n"),
+        ("Yes", "Yes"),
+        ("ON", "ON"),
+        # null
+        ("null", None),
+        ("Null", None),
+        ("NULL", None),
+        ("~", None),
+        ("", None),
+        ("nul", "nul"),
+        # integers: decimal (a leading 0 is not octal), 0o octal, 0x hex
+        ("0", 0),
+        ("-12", -12),
+        ("+12", 12),
+        ("017", 17),
+        ("0o17", 15),
+        ("0x1F", 31),
+        ("0b101", "0b101"),
+        ("1_000", "1_000"),
+        ("1:20", "1:20"),  # YAML 1.1 sexagesimal (80) is gone
+        ("0X1F", "0X1F"),
+        ("-0x1F", "-0x1F"),
+        # floats
+        ("1.5", 1.5),
+        ("-1.5", -1.5),
+        (".5", 0.5),
+        ("1.", 1.0),
+        ("1e5", 100000.0),  # YAML 1.1 needs a dot: PyYAML reads 1e5 as a string
+        ("6.02E+23", 6.02e23),
+        ("1.2.3", "1.2.3"),
+        # timestamps are not a 1.2 core type
+        ("2026-01-01", "2026-01-01"),
+        ("2026-01-01T10:00:00Z", "2026-01-01T10:00:00Z"),
+        # quoted scalars are strings whatever they spell
+        ("'true'", "true"),
+        ('"12"', "12"),
+        ("'~'", "~"),
+        ("!!str 12", "12"),
+        ("!!int 12", 12),
+        ("!!float 3", 3.0),
+        ("!!bool false", False),
+        ("!!null null", None),
+    ],
+)
+def test_scalars_follow_the_yaml_1_2_core_schema(text: str, value: Any) -> None:
+    data = parse_text(f"v: {text}\n").data
+    assert data == {"v": value}
+    assert type(data["v"]) is type(value)
+
+
+@pytest.mark.parametrize("key", ["on", "off", "yes", "no", "y", "n", "Off", "NO"])
+def test_yaml_1_1_boolean_words_stay_string_keys(key: str) -> None:
+    # Vapi's own examples write hooks as `- on: customer.speech.timeout`; YAML 1.1 makes that key True.
+    parsed = parse_text(f"hooks:\n  - {key}: customer.speech.timeout\n    do: []\n")
+    assert parsed.data == {"hooks": [{key: "customer.speech.timeout", "do": []}]}
+    assert parsed.positions[("hooks", 0, key)] == (2, 5)
+
+
+@pytest.mark.parametrize(
+    ("text", "literal", "column"),
+    [
+        ("temperature: .nan\n", ".nan", 14),
+        ("temperature: .NaN\n", ".NaN", 14),
+        ("temperature: .inf\n", ".inf", 14),
+        ("temperature: -.Inf\n", "-.Inf", 14),
+        ("temperature: +.INF\n", "+.INF", 14),
+        ("temperature: 1e400\n", "1e400", 14),  # overflows to infinity
+        ("temperature: !!float .nan\n", ".nan", 14),
+    ],
+)
+def test_nan_and_infinity_are_located_errors(text: str, literal: str, column: int) -> None:
+    problem = problem_of("model:\n  " + text)
+    assert problem.code == "E-YAML-NONFINITE"
+    assert literal in problem.message
+    assert "NaN or Infinity" in problem.message
+    assert (problem.line, problem.column) == (2, column + 2)
+    assert "quote" in problem.hint
+
+
+def test_quoted_nan_is_a_string() -> None:
+    assert parse_text("a: '.nan'\nb: \".inf\"\n").data == {"a": ".nan", "b": ".inf"}
+
+
+@pytest.mark.parametrize(
+    ("text", "what", "position"),
+    [
+        ("1: one\n", "a number", (1, 1)),
+        ("spec:\n  true: x\n", "a boolean", (2, 3)),
+        ("spec:\n  model:\n    ~: x\n", "null", (3, 5)),
+        ("a:\n  - 1.5: x\n", "a number", (2, 5)),
+        ("{0x10: a}\n", "a number", (1, 2)),
+        ("? null\n: x\n", "null", (1, 3)),
+    ],
+)
+def test_non_string_keys_are_located_errors(text: str, what: str, position: tuple[int, int]) -> None:
+    problem = problem_of(text)
+    assert problem.code == "E-YAML-KEY"
+    assert f"is {what}, not a string" in problem.message
+    assert (problem.line, problem.column) == position
+    assert problem.hint.startswith("quote the key")
+
+
+def test_quoted_keys_that_look_typed_are_strings() -> None:
+    assert parse_text("'1': a\n\"true\": b\n'null': c\n").data == {"1": "a", "true": "b", "null": "c"}
+
+
+def test_keys_equal_under_1_2_typing_are_duplicates() -> None:
+    problem = problem_of("on: a\n'on': b\n")
+    assert (problem.code, problem.line) == ("E-YAML-DUPKEY", 2)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("a: !!bool yes\n", "'yes' is not a valid !!bool value"),
+        ("a: !!int 1_000\n", "'1_000' is not a valid !!int value"),
+        ("a: !!null nothing\n", "'nothing' is not a valid !!null value"),
+    ],
+)
+def test_explicit_tags_must_fit_the_1_2_core_schema(text: str, fragment: str) -> None:
+    problem = problem_of(text)
+    assert problem.code == "E-YAML-VALUE"
+    assert fragment in problem.message
+    assert (problem.line, problem.column) == (1, 4)
+
+
+def test_timestamp_tag_is_not_supported() -> None:
+    assert problem_of("a: !!timestamp 2026-01-01\n").code == "E-YAML-TAG"
+
+
+def test_merge_key_only_merges_as_a_plain_key() -> None:
+    assert parse_text("b: &b {x: 1}\nc:\n  '<<': *b\nd: <<\n").data == {"b": {"x": 1}, "c": {"<<": {"x": 1}}, "d": "<<"}
+
+
+def test_huge_integer_is_a_located_error() -> None:
+    problem = problem_of("a: " + "9" * 5000 + "\n")
+    assert (problem.code, problem.line, problem.column) == ("E-YAML-VALUE", 1, 4)
+
+
+def test_pure_python_fallback_types_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without libyaml, PyYAML's pure-Python parser composes the nodes; the results must not change.
+    text = "on: yes\nhooks:\n  - {on: x, n: [1, .5, 0x1f, 017, 2026-01-01, ~, true]}\n"
+    fast = parse_text(text)
+    monkeypatch.setattr(yamlsource, "_LOADERS", [])
+    monkeypatch.delattr(yaml, "CBaseLoader")
+    assert "CBaseLoader" not in [c.__name__ for c in yamlsource.composer_class().__mro__]
+    slow = parse_text(text)
+    assert (slow.data, slow.positions) == (fast.data, fast.positions)
+    assert problem_of("a: .nan\n").code == "E-YAML-NONFINITE"
+
+
+def test_libyaml_is_used_when_present() -> None:
+    if not hasattr(yaml, "CBaseLoader"):
+        pytest.skip("PyYAML without libyaml")
+    assert issubclass(yamlsource.composer_class(), yaml.CBaseLoader)
 
 
 def test_duplicate_key_is_an_error_with_the_second_position() -> None:
@@ -100,6 +268,28 @@ def test_json_keeps_json_types_and_positions() -> None:
     parsed = parse_text('{\n  "a": 1e5,\n  "b": {"c": [true, null]}\n}\n', json_file=True)
     assert parsed.data == {"a": 100000.0, "b": {"c": [True, None]}}
     assert parsed.positions[("b", "c", 1)] == (3, 21)
+
+
+@pytest.mark.parametrize(
+    ("text", "literal", "position"),
+    [
+        ('{\n  "temperature": NaN\n}\n', "NaN", (2, 18)),
+        ('{"a": "NaN and Infinity in a string", "b": [1,\n  Infinity]}', "Infinity", (2, 3)),
+        ('{"a": -Infinity}', "-Infinity", (1, 7)),
+        ('{"a": "1e400", "b": 1e400}', "1e400", (1, 21)),
+    ],
+)
+def test_json_nan_and_infinity_are_located_errors(text: str, literal: str, position: tuple[int, int]) -> None:
+    problem = problem_of(text, json_file=True)
+    assert problem.code == "E-YAML-NONFINITE"
+    assert literal in problem.message
+    assert (problem.line, problem.column) == position
+
+
+def test_json_keys_that_look_typed_stay_strings_with_positions() -> None:
+    parsed = parse_text('{"on": {"true": 1, "1": null}}', json_file=True)
+    assert parsed.data == {"on": {"true": 1, "1": None}}
+    assert parsed.positions[("on", "true")] == (1, 9)
 
 
 def test_invalid_json_says_json() -> None:

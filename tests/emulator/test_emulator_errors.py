@@ -77,6 +77,21 @@ def test_references_must_be_ids_of_this_org(emulator: Emulator, api: httpx.Clien
     assert squad.json()["message"] == ["members[0].assistantId Assistant 'order-agent' not found"]
 
 
+def test_nested_references_must_be_ids_of_this_org_too(emulator: Emulator, api: httpx.Client) -> None:
+    # Every id field Vapi's spec declares is checked, not only top-level ones (platform/reftable.py).
+    assistant = api.post("/assistant", json=assistant_body()).json()
+    override = {"model": {**assistant_body()["model"], "toolIds": ["lookup-order"]}}
+    squad = {"members": [{"assistantId": assistant["id"], "assistantOverrides": override}]}
+    response = api.post("/squad", json=squad)
+    assert response.status_code == 400
+    assert response.json()["message"] == [
+        "members[0].assistantOverrides.model.toolIds[0] Tool 'lookup-order' not found"
+    ]
+    tool = emulator.seed("acme", "Tool", [function_tool()])[0]
+    override["model"]["toolIds"] = [tool["id"]]
+    assert api.post("/squad", json=squad).status_code == 201
+
+
 def test_kb_tools_cannot_be_posted(api: httpx.Client) -> None:
     response = api.post("/tool", json={"type": "knowledgeBase", "knowledgeBaseId": "x", "function": {"name": "s"}})
     assert response.status_code == 400

@@ -127,3 +127,20 @@ def test_knowledge_bases(sdk: Vapi) -> None:
     assert updated.name == "FAQ v2"
     assert kb.knowledge_base_v_2_controller_remove(created.id).id == created.id
     assert [t for t in sdk.tools.list() if t.type == "knowledgeBase"] == []
+
+
+def test_paginated_phone_numbers(sdk: Vapi, emulator: Emulator) -> None:
+    emulator.seed(
+        "acme",
+        "PhoneNumber",
+        [
+            {"provider": "byo-phone-number", "number": f"+1415555{i:04d}", "name": f"Line {i}", "credentialId": "c"}
+            for i in range(3)
+        ],
+    )
+    page = sdk.phone_numbers.phone_number_controller_find_all_paginated(limit=2, sort_order="ASC")
+    assert [n.name for n in page.results] == ["Line 0", "Line 1"]
+    assert page.metadata.total_items == 3 and page.metadata.current_page == 1
+    assert page.metadata.has_next_page is True
+    found = sdk.phone_numbers.phone_number_controller_find_all_paginated(search="+14155550002")
+    assert [n.number for n in found.results] == ["+14155550002"]  # type: ignore[union-attr]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from ci_deployer.config.model import TicketRule
 from ci_deployer.gates.promotion import check_promotion, logical_hash
 from ci_deployer.gates.ticket import find_ticket
@@ -39,6 +41,55 @@ def test_ticket_missing_or_nothing_to_search() -> None:
     assert missing.evidence == "no match for (CHG|INC)-[0-9]+ in: PR #12 title, PR #12 branch"
     assert find_ticket(RULE, []).status == "pending"
     assert find_ticket(None, []).status == "skip"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "xCHG-12x",  # reproduced: passed as CHG-12
+        "xCHG-12",
+        "CHG-12x",
+        "ACHG-12",
+        "CHG-12_fix",
+        "refs NOTCHG-5 and INC-4a",
+        "CHG-",
+    ],
+)
+def test_a_ticket_inside_a_longer_token_does_not_count(text: str) -> None:
+    item = find_ticket(RULE, [("PR #12 title", text)])
+    assert item.status == "fail", item.evidence
+
+
+@pytest.mark.parametrize(
+    ("text", "ticket"),
+    [
+        ("CHG-12", "CHG-12"),
+        ("Fix (CHG-12): retry", "CHG-12"),
+        ("[INC-7] hotfix", "INC-7"),
+        ("feature/CHG-12-retry-on-429", "CHG-12"),  # branch names put a hyphen after the ticket
+        ("chg/INC-3.1", "INC-3"),
+        ("xCHG-1x then CHG-2", "CHG-2"),  # a later whole token still counts
+    ],
+)
+def test_a_whole_ticket_token_counts(text: str, ticket: str) -> None:
+    item = find_ticket(RULE, [("PR #12 title", text)])
+    assert item.status == "pass"
+    assert item.evidence.startswith(f"{ticket} (PR #12 title)")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "good", "bad"),
+    [
+        ("CHG-12", "CHG-12 done", "CHG-123"),  # a literal pattern is not a prefix
+        ("#[0-9]+", "closes #42", "a#42"),  # no word character at the pattern's edges: \b would fail here
+        ("(?i)chg-[0-9]+", "Chg-5", "xchg-5"),  # inline flags stay first
+        ("CHG-[0-9]+|INC-[0-9]+", "INC-9", "INC-9z"),  # a top-level alternation is bounded as a whole
+    ],
+)
+def test_token_bounds_work_for_any_pattern(pattern: str, good: str, bad: str) -> None:
+    rule = TicketRule(pattern)
+    assert find_ticket(rule, [("ticket input", good)]).status == "pass"
+    assert find_ticket(rule, [("ticket input", bad)]).status == "fail"
 
 
 def snap(**kw: Any) -> dict[str, Any]:

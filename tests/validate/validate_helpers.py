@@ -7,8 +7,8 @@ from typing import Any
 
 from ci_deployer.config.model import ConfigRepo, Document, Environment, Metadata, Reference, RenderedResource
 from ci_deployer.paths import Path as DataPath
-from ci_deployer.paths import iter_pattern
 from ci_deployer.platform import kinds
+from ci_deployer.platform.reftable import ref_sites
 
 
 def positions_for(data: dict[str, Any]) -> dict[DataPath, tuple[int, int]]:
@@ -60,13 +60,10 @@ def make_doc(
 
 
 def refs_of(kind: str, spec: dict[str, Any]) -> list[Reference]:
-    """The references the kinds table declares, as the renderer would find them."""
-    out = []
-    for field in kinds.KINDS[kind].refs if kind in kinds.KINDS else ():
-        for path, value in iter_pattern(spec, field.pattern):
-            if isinstance(value, str):
-                out.append(Reference(path, field.targets, value))
-    return out
+    """The references at the kind's id fields (Vapi's spec), as the renderer would find them."""
+    if kind not in kinds.KINDS:
+        return []
+    return [Reference(s.path, s.kinds, s.value) for s in ref_sites(kind, spec) if isinstance(s.value, str)]
 
 
 def rendered(doc: Document, spec: dict[str, Any] | None = None) -> RenderedResource:
