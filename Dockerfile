@@ -7,6 +7,8 @@
 # pull it. Either way one commit gives one Python, one set of packages and one ci-deployer:
 #   - the base is pinned by digest (a tag moves whenever Docker rebuilds it);
 #   - the packages come from requirements/image.lock: exact versions, sha256 hashes, wheels only;
+#     it holds the runtime dependencies and every secret manager's extra (vault, aws, gcp: the
+#     image resolves secrets://vault|aws|gcp/… placeholders with nothing more to install);
 #   - the wheel's build backend comes from requirements/build.lock, so nothing unpinned is fetched.
 # What a rebuild can still change: Debian's git package (apt installs bookworm's current update).
 # Regenerate the locks with `python scripts/lock_image.py` (it reads the Python version from the tag

@@ -24,6 +24,7 @@ from ci_deployer.engine.session import ClientFactory, PlatformClient, Session
 from ci_deployer.engine.state import STATE_DIR, LocalStateBackend, StateBackend
 from ci_deployer.errors import ConfigError, ValidationFailed
 from ci_deployer.findings import Finding
+from ci_deployer.secrets.base import store_of
 from ci_deployer.settings import Settings
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from ci_deployer.gates.evaluate import GateInputs
     from ci_deployer.gates.model import GateReport
     from ci_deployer.github.client import ClientOptions, GitHubSource
+    from ci_deployer.secrets.stores import SecretStores
 
 EMBEDDED = "embedded"
 EMBEDDED_URL = "http://embedded.invalid"  # never resolved: the transport answers in-process
@@ -102,11 +104,33 @@ class RedactingResolver:
         return value
 
 
+def secret_stores(
+    settings: Settings, environment: Environment, on_value: Iterable[Callable[[str], None]] = ()
+) -> SecretStores:
+    """The env's secret managers (``secrets.vault|aws|gcp``), with this run's identities from the
+    settings (never from placeholders).  Every credential they obtain — an OIDC token, a Vault token,
+    temporary AWS keys, a Google access token — is registered for redaction and handed to
+    ``on_value`` (the action's ``::add-mask::``) before it is used."""
+    from ci_deployer.secrets.stores import SecretStores
+
+    callbacks = list(on_value)
+
+    def on_credential(value: str) -> None:
+        redact.register(value)
+        for callback in callbacks:
+            callback(value)
+
+    return SecretStores(environment.secrets, environment.name, settings.cloud, on_credential)
+
+
 def secret_resolver(
     settings: Settings, environment: Environment, on_value: Iterable[Callable[[str], None]] = ()
 ) -> RedactingResolver:
-    """The resolver of the env's ``secrets://`` placeholders, inside its boundary (DESIGN §2)."""
-    return RedactingResolver(EnvSecretResolver(settings.environ, environment), on_value)
+    """The resolver of the env's ``secrets://`` placeholders, inside its boundary (DESIGN §2): env
+    variables, files and the env's own secret managers, every value masked the moment it is read."""
+    callbacks = list(on_value)
+    stores = secret_stores(settings, environment, callbacks)
+    return RedactingResolver(EnvSecretResolver(settings.environ, environment, stores), callbacks)
 
 
 def hmac_key(environment: Environment, resolver: SecretResolver) -> bytes | None:
@@ -145,7 +169,11 @@ def token_available(environment: Environment, settings: Settings) -> bool:
     if environment.api_url == EMBEDDED or not environment.api_token:
         return True
     refs = find_placeholders(environment.api_token)
-    return not refs or EnvSecretResolver(settings.environ).resolve_credential(refs[0][0]) is not None
+    if not refs:
+        return True
+    if store_of(refs[0][0]) is not None:  # in a secret manager: whether this run has an identity for it
+        return secret_stores(settings, environment).available(refs[0][0])
+    return EnvSecretResolver(settings.environ).resolve_credential(refs[0][0]) is not None
 
 
 # -- the Vapi client ---------------------------------------------------------------------------------
@@ -308,12 +336,20 @@ def github_source(settings: Settings, options: ClientOptions | None = None) -> G
 
 def secret_status(session: Session, settings: Settings) -> dict[str, bool]:
     """REF → whether it resolves here, for every placeholder of the env and its API key (values are
-    never kept)."""
-    status = {ref.ref: session.resolver.resolve(ref.ref) is not None for res in session.desired for ref in res.secrets}
+    never kept), through the session's resolver: the same stores plan and apply read."""
+    from ci_deployer.errors import DeployerError
+
+    def resolves(ref: str, read: Callable[[str], str | None]) -> bool:
+        try:
+            return read(ref) is not None
+        except DeployerError:  # refused, or the store failed: not present here
+            return False
+
+    status = {ref.ref: resolves(ref.ref, session.resolver.resolve) for res in session.desired for ref in res.secrets}
     token = session.environment.api_token
     if session.environment.api_url != EMBEDDED and token:
         for ref, _, _ in find_placeholders(token):
-            status[ref] = EnvSecretResolver(settings.environ).resolve_credential(ref) is not None
+            status[ref] = resolves(ref, lambda r: resolve_credential(session.resolver, r))
     return dict(sorted(status.items()))
 
 

@@ -5,6 +5,7 @@
     │   └── ValidationFailed         validation produced error findings (carries them)
     ├── ApiError                     the Vapi API (or the emulator) answered with an error
     │   └── TransportError           no answer at all (connection reset, timeout, lost response)
+    ├── SecretStoreError             a secret manager (Vault, AWS, GCP) refused, failed or was unreachable
     ├── StateError                   state / snapshot missing, corrupt, or from another org
     ├── GateRefused                  a protection gate refused the operation
     ├── PlanChanged                  a reviewed plan no longer matches a fresh plan
@@ -100,6 +101,20 @@ class TransportError(ApiError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class SecretStoreError(DeployerError):
+    """A secret manager behind ``secrets://vault|aws|gcp/…`` refused (login, permission), failed or
+    could not be reached.  Names the placeholder, the env and the provider; never a value or a credential."""
+
+    failure_reason = "api-error"
+
+    def __init__(self, provider: str, env: str, ref: str, message: str, *, hint: str | None = None) -> None:
+        self.provider = provider
+        self.env = env
+        self.ref = ref
+        where = f" ({provider}, environment {env!r})" if env else f" ({provider})"
+        super().__init__(f"secrets://{ref}{where}: {message}", hint=hint)
 
 
 class StateError(DeployerError):

@@ -8,7 +8,10 @@ the runner passes inputs, not ``GITHUB_TOKEN``, to a container action); on the C
 ``../shared/reference/github-actions.md`` §1.2.
 
 ``environ`` is kept for one purpose only: resolving ``secrets://NAME`` placeholders of the config
-(through the resolver the composition root builds, inside the boundary the env allows).
+(through the resolver the composition root builds, inside the boundary the env allows).  The
+credentials of the secret managers behind ``secrets://vault|aws|gcp/…`` (the GitHub OIDC request
+variables, ``VAULT_TOKEN``, ``AWS_*``, ``GOOGLE_*``) are the deployer's own: they are read here into
+:class:`CloudCredentials`, never through placeholders (``config/secrets.py`` denies them).
 """
 
 from __future__ import annotations
@@ -44,6 +47,43 @@ class PullRequestRef:
 
 
 @dataclass(frozen=True)
+class CloudCredentials:
+    """The identities the secret managers accept (``ci_deployer.secrets``), as the runner or a
+    developer's shell provides them.  Every value is a credential: never printed, never stored."""
+
+    # GitHub OIDC (../shared/reference/github-actions.md §1.2): set only in jobs with
+    # `permissions: id-token: write`; the token is requested per audience.
+    oidc_request_url: str = field(repr=False, default="")
+    oidc_request_token: str = field(repr=False, default="")
+    vault_token: str = field(repr=False, default="")  # VAULT_TOKEN (BAO_TOKEN for OpenBao's CLI)
+    aws_access_key_id: str = field(repr=False, default="")
+    aws_secret_access_key: str = field(repr=False, default="")
+    aws_session_token: str = field(repr=False, default="")
+    aws_profile: str = ""
+    google_access_token: str = field(repr=False, default="")  # GOOGLE_OAUTH_ACCESS_TOKEN, as gcloud and Terraform
+    google_credentials_file: str = ""  # GOOGLE_APPLICATION_CREDENTIALS (application-default credentials)
+
+    @property
+    def oidc(self) -> bool:
+        """Whether a GitHub OIDC token can be requested here."""
+        return bool(self.oidc_request_url and self.oidc_request_token)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> CloudCredentials:
+        return cls(
+            oidc_request_url=environ.get("ACTIONS_ID_TOKEN_REQUEST_URL", ""),
+            oidc_request_token=environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN", ""),
+            vault_token=(environ.get("VAULT_TOKEN") or environ.get("BAO_TOKEN") or "").strip(),
+            aws_access_key_id=environ.get("AWS_ACCESS_KEY_ID", ""),
+            aws_secret_access_key=environ.get("AWS_SECRET_ACCESS_KEY", ""),
+            aws_session_token=environ.get("AWS_SESSION_TOKEN", ""),
+            aws_profile=environ.get("AWS_PROFILE", ""),
+            google_access_token=environ.get("GOOGLE_OAUTH_ACCESS_TOKEN", "").strip(),
+            google_credentials_file=environ.get("GOOGLE_APPLICATION_CREDENTIALS", ""),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     """The process environment of one run, typed (CLI or action)."""
 
@@ -70,6 +110,7 @@ class Settings:
     ci: bool = False  # CI=true: a CI system's log, never an interactive terminal
     pull_request: PullRequestRef | None = None
     dispatch_inputs: Mapping[str, str] = field(default_factory=dict)
+    cloud: CloudCredentials = field(repr=False, default_factory=CloudCredentials)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -107,6 +148,7 @@ class Settings:
             ci=environ.get("CI", "").lower() in ("true", "1") or environ.get("GITHUB_ACTIONS") == "true",
             pull_request=pull_request_from_event(event_name, event),
             dispatch_inputs=dispatch,
+            cloud=CloudCredentials.from_environ(environ),
         )
 
     @property

@@ -877,6 +877,92 @@ def environments_schema() -> dict[str, Any]:
         "additionalProperties": False,
     }
     placeholder = {"type": "string", "pattern": "^secrets://[A-Za-z0-9_./#-]+$"}
+    # The secret managers' blocks (ci_deployer/config/secrets_block.py: VAULT_KEYS, AWS_KEYS, GCP_KEYS
+    # hold the same rules, with located findings).  Addresses and names only, never a credential.
+    url = {"type": "string", "pattern": "^https?://[^\\s/?#@]+(?:/[^\\s?#]*)?$"}
+    mount = {"type": "string", "pattern": "^[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*$"}
+    vault = {
+        "type": "object",
+        "description": "secrets://vault/PATH#KEY: a KV v2 engine of HashiCorp Vault or OpenBao (no extra needed).",
+        "properties": {
+            "address": {**url, "description": "The server's URL, e.g. https://vault.acme.example:8200."},
+            "mount": {**mount, "description": "The KV v2 engine's mount path (default secret)."},
+            "namespace": {**mount, "description": "X-Vault-Namespace (Vault Enterprise, HCP Vault)."},
+            "auth": {
+                "type": "object",
+                "description": "How the run logs in (default: method token, VAULT_TOKEN).",
+                "properties": {
+                    "method": {
+                        "enum": ["jwt", "token"],
+                        "description": "jwt: the GitHub OIDC token (permissions: id-token: write), VAULT_TOKEN "
+                        "outside Actions; token: VAULT_TOKEN.",
+                    },
+                    "mount": {**mount, "description": "The JWT auth method's mount path (default jwt)."},
+                    "role": {"type": "string", "minLength": 1, "description": "The JWT auth role."},
+                    "audience": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "aud of the OIDC token, as the role's bound_audiences (default: the address).",
+                    },
+                },
+                "additionalProperties": False,
+                "if": {"properties": {"method": {"const": "jwt"}}, "required": ["method"]},
+                "then": {"required": ["role"]},
+            },
+        },
+        "required": ["address"],
+        "additionalProperties": False,
+    }
+    aws = {
+        "type": "object",
+        "description": "secrets://aws/NAME[#KEY]: AWS Secrets Manager (pip install 'ci-deployer[aws]').",
+        "properties": {
+            "region": {"type": "string", "pattern": "^[a-z]{2}(?:-[a-z]+)+-\\d+$", "description": "e.g. us-east-1"},
+            "roleArn": {
+                "type": "string",
+                "pattern": "^arn:aws[a-z-]*:iam::\\d{12}:role/[\\w+=,.@/-]+$",
+                "description": "Assumed with the GitHub OIDC token (AssumeRoleWithWebIdentity) in Actions.",
+            },
+            "audience": {
+                "type": "string",
+                "minLength": 1,
+                "description": "aud of the OIDC token (default sts.amazonaws.com).",
+            },
+            "endpoint": {**url, "description": "Secrets Manager and STS endpoint override (VPC endpoint, tests)."},
+        },
+        "required": ["region"],
+        "additionalProperties": False,
+    }
+    gcp = {
+        "type": "object",
+        "description": "secrets://gcp/NAME[#VERSION]: GCP Secret Manager (pip install 'ci-deployer[gcp]').",
+        "properties": {
+            "project": {
+                "type": "string",
+                "pattern": "^(?:[a-z][a-z0-9-]{4,28}[a-z0-9]|\\d+)$",
+                "description": "The project id or number holding the env's secrets.",
+            },
+            "endpoint": {**url, "description": "Secret Manager API base override (private endpoint, tests)."},
+            "workloadIdentityProvider": {
+                "type": "string",
+                "pattern": "^projects/\\d+/locations/global/workloadIdentityPools/[a-z0-9-]+/providers/[a-z0-9-]+$",
+                "description": "Workload Identity Federation with the GitHub OIDC token in Actions.",
+            },
+            "serviceAccount": {
+                "type": "string",
+                "pattern": "^[^@\\s]+@[^@\\s]+\\.[a-z]+$",
+                "description": "Impersonated after federation (optional).",
+            },
+            "audience": {
+                "type": "string",
+                "minLength": 1,
+                "description": "aud of the OIDC token (default https://iam.googleapis.com/<provider>).",
+            },
+        },
+        "required": ["project"],
+        "additionalProperties": False,
+        "dependentRequired": {"serviceAccount": ["workloadIdentityProvider"]},
+    }
     secrets = {
         "type": "object",
         "description": "What this env's secrets:// placeholders may read (the deployer's own credentials never).",
@@ -892,6 +978,9 @@ def environments_schema() -> dict[str, Any]:
                 "description": "secrets://file/ only below this folder (relative: to the working directory).",
             },
             "hmacKey": {**placeholder, "description": "secrets://NAME of the key for secret fingerprints."},
+            "vault": vault,
+            "aws": aws,
+            "gcp": gcp,
         },
         "additionalProperties": False,
     }

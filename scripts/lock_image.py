@@ -7,7 +7,8 @@ Usage::
     python scripts/lock_image.py --upgrade   # moves every pin to the newest release
     python scripts/lock_image.py --check     # offline: exit 1 when a lock no longer fits pyproject.toml
 
-``image.lock`` pins pyproject.toml's ``[project].dependencies`` and everything they pull in;
+``image.lock`` pins pyproject.toml's ``[project].dependencies`` and the extras the image installs
+(:data:`IMAGE_EXTRAS`: the secret managers' ``vault``, ``aws`` and ``gcp``), and everything they pull in;
 ``build.lock`` pins ``[build-system].requires`` (hatchling and its imports), which the Dockerfile's
 build stage installs so that building the project's wheel (``--no-build-isolation --no-index``)
 downloads nothing unpinned.  Both are resolved for the Dockerfile's Python (read from the tag of its
@@ -48,6 +49,8 @@ HASH_RE = re.compile(r"^--hash=sha256:[0-9a-f]{64}$")
 PYTHON_LINE = "# python-version: "
 # Platforms the image is built for (release.yml); manylinux tags as wheels spell them, newest first.
 ARCHES = ("x86_64", "aarch64")
+# Extras of pyproject.toml the image installs: every secret manager (ci_deployer/secrets/).
+IMAGE_EXTRAS = ("vault", "aws", "gcp")
 
 
 @dataclass(frozen=True)
@@ -126,12 +129,24 @@ def lock_problems(requirements: list[str], lock_text: str, python: str, what: st
     return problems
 
 
+def image_requirements(pyproject: dict[str, object]) -> list[str]:
+    """What the image installs: ``[project].dependencies`` and those of :data:`IMAGE_EXTRAS`
+    (references to the project's own extras left out: they are among the extras listed)."""
+    project = pyproject["project"]
+    assert isinstance(project, dict)
+    extras = project.get("optional-dependencies", {})
+    requirements = list(project["dependencies"])
+    for extra in IMAGE_EXTRAS:
+        requirements += [r for r in extras.get(extra, []) if canonical(re.split(r"[\[<>=!~; ]", r)[0]) != "ci-deployer"]
+    return requirements
+
+
 def check(repo: Path = REPO) -> list[str]:
     """Every problem of both locks against pyproject.toml and the Dockerfile (no network)."""
     pyproject = tomllib.loads((repo / "pyproject.toml").read_text(encoding="utf-8"))
     python = image_python((repo / "Dockerfile").read_text(encoding="utf-8"))
     locks = (
-        (pyproject["project"]["dependencies"], IMAGE_LOCK.relative_to(REPO)),
+        (image_requirements(pyproject), IMAGE_LOCK.relative_to(REPO)),
         (pyproject["build-system"]["requires"], BUILD_LOCK.relative_to(REPO)),
     )
     problems = []
@@ -151,7 +166,9 @@ def _uv() -> str:
     return str(find_uv_bin())
 
 
-def compile_lock(source: str, lock: Path, python: str, title: str, *, stdin: str | None, upgrade: bool) -> None:
+def compile_lock(
+    source: str, lock: Path, python: str, title: str, *, stdin: str | None, upgrade: bool, extras: tuple[str, ...] = ()
+) -> None:
     """Resolve ``source`` (a file, or ``-`` with ``stdin``) into ``lock`` with uv, then put our header on it.
     uv keeps the pins already in ``lock`` that still fit unless ``upgrade``."""
     lock.parent.mkdir(parents=True, exist_ok=True)
@@ -160,6 +177,8 @@ def compile_lock(source: str, lock: Path, python: str, title: str, *, stdin: str
         "--python-version", python, "--python-platform", "x86_64-unknown-linux-gnu", "--only-binary", ":all:",
         "--output-file", str(lock),
     ]  # fmt: skip
+    for extra in extras:
+        command += ["--extra", extra]
     if upgrade:
         command.append("--upgrade")
     subprocess.run(command, input=stdin, text=True, check=True, cwd=REPO)
@@ -207,8 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         python = image_python(DOCKERFILE.read_text(encoding="utf-8"))
         compile_lock(
             "pyproject.toml", IMAGE_LOCK, python,
-            "Runtime packages of the ci-deployer image: pyproject.toml's [project].dependencies and their needs",
-            stdin=None, upgrade=args.upgrade,
+            "Runtime packages of the ci-deployer image: pyproject.toml's [project].dependencies, the extras "
+            f"{', '.join(IMAGE_EXTRAS)} and their needs",
+            stdin=None, upgrade=args.upgrade, extras=IMAGE_EXTRAS,
         )  # fmt: skip
         compile_lock(
             "-", BUILD_LOCK, python,

@@ -59,17 +59,57 @@ class Protection:
 
 
 @dataclass(frozen=True)
+class VaultSettings:
+    """``secrets.vault``: where ``secrets://vault/PATH#KEY`` reads (a KV v2 engine) and how it logs in."""
+
+    address: str  # https://vault.example.com:8200
+    mount: str = "secret"  # the KV v2 engine's mount path
+    namespace: str | None = None  # X-Vault-Namespace (Vault Enterprise, HCP Vault)
+    auth_method: Literal["jwt", "token"] = "token"  # jwt: GitHub OIDC in Actions (VAULT_TOKEN elsewhere)
+    auth_mount: str = "jwt"  # the JWT auth method's mount: POST /v1/auth/<mount>/login
+    role: str | None = None  # the JWT auth role (required with auth_method jwt)
+    audience: str | None = None  # aud of the GitHub OIDC token (default: the address)
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    """``secrets.aws``: where ``secrets://aws/NAME#KEY`` reads (Secrets Manager) and which role it assumes."""
+
+    region: str
+    role_arn: str | None = None  # assumed with the GitHub OIDC token (AssumeRoleWithWebIdentity)
+    audience: str = "sts.amazonaws.com"  # aud of the GitHub OIDC token, as aws-actions/configure-aws-credentials
+    endpoint: str | None = None  # Secrets Manager and STS endpoint override (VPC endpoint, LocalStack, tests)
+
+
+@dataclass(frozen=True)
+class GcpSettings:
+    """``secrets.gcp``: where ``secrets://gcp/NAME[#VERSION]`` reads (Secret Manager)."""
+
+    project: str  # project id or number
+    endpoint: str | None = None  # Secret Manager API base override (private endpoint, tests)
+    # Workload Identity Federation with the GitHub OIDC token (no key file): the provider's resource
+    # name, projects/N/locations/global/workloadIdentityPools/POOL/providers/PROVIDER
+    workload_identity_provider: str | None = None
+    service_account: str | None = None  # impersonated after federation (optional)
+    audience: str | None = None  # default: //iam.googleapis.com/<workload_identity_provider>
+
+
+@dataclass(frozen=True)
 class SecretSettings:
     """An environment's ``secrets:`` block: where its ``secrets://`` placeholders may read (DESIGN §2).
 
     The boundary itself (what is always denied, and why) is :func:`ci_deployer.config.secrets.check_boundary`.
-    Provider settings (``vault``, ``aws``, ``gcp``) join this class and the parser table of
-    :mod:`ci_deployer.config.secrets_block` as fields of their own.
+    Each secret manager (``vault``, ``aws``, ``gcp``) has a field of its own, ``None`` when the env
+    does not configure it: its placeholders are then a validate error (a dev run never reaches
+    prod's store).  Parsed by :mod:`ci_deployer.config.secrets_block`.
     """
 
     allow: tuple[str, ...] | None = None  # env-var name patterns placeholders may read; None: any not denied
     file_root: str | None = None  # secrets://file/ only below this folder (relative: to the working dir)
     hmac_key: str | None = None  # a secrets:// placeholder: the key for secret fingerprints
+    vault: VaultSettings | None = None  # secrets://vault/… (None: not configured for this env)
+    aws: AwsSettings | None = None  # secrets://aws/…
+    gcp: GcpSettings | None = None  # secrets://gcp/…
     # Refs of the deployer's own credentials in *every* environment (api.token, secrets.hmacKey):
     # a placeholder in a spec may never read them, whichever env is planned.
     reserved: frozenset[str] = frozenset()

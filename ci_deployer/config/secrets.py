@@ -3,16 +3,20 @@
 A placeholder is a whole value or a token inside a string; REF ends at the first character outside
 ``[A-Za-z0-9_./#-]``.  ``secrets://NAME`` reads the environment variable ``NAME``;
 ``secrets://file/PATH`` reads a file (relative to the working directory, or absolute; trailing
-newline dropped); ``vault/``, ``aws/`` and ``gcp/`` need provider extras and are "not resolvable
-here" without them.
+newline dropped); ``vault/PATH#KEY``, ``aws/NAME[#KEY]`` and ``gcp/NAME[#VERSION]`` read the secret
+managers the env's block configures (:mod:`ci_deployer.secrets`, handed in as ``stores``).
 
 **The boundary.**  A placeholder's value is sent to Vapi, which forwards tool headers to the tool's
 URL on every call: a placeholder that could read the deployer's own credentials would let a merged
 PR exfiltrate them.  So (:func:`check_boundary`):
 
 * never the workflow's and runner's variables (:data:`BUILTIN_DENY`: ``GITHUB_*``, ``INPUT_*``,
-  ``ACTIONS_*``, ``RUNNER_*``, compared case-insensitively as Windows runners do), nor any env's
-  ``api.token`` or ``secrets.hmacKey`` ref (:attr:`SecretSettings.reserved`, all envs);
+  ``ACTIONS_*`` — the OIDC request token among them — ``RUNNER_*``, compared case-insensitively as
+  Windows runners do), nor the secret managers' credentials (``VAULT_*``, ``BAO_*``, ``AWS_*``,
+  ``GOOGLE_*``, ``CLOUDSDK_*``), nor any env's ``api.token`` or ``secrets.hmacKey`` ref
+  (:attr:`SecretSettings.reserved`, all envs, store references included);
+* ``vault/``, ``aws/`` and ``gcp/`` only when the env's block configures that store (a prod secret
+  is read with prod's configuration only), and only in their syntax (:mod:`ci_deployer.secrets.base`);
 * other variables are allowed unless the env lists ``secrets.allow`` patterns (then only those);
 * ``secrets://file/PATH`` only below the env's ``secrets.fileRoot`` (no default: without one, file
   placeholders are refused), no ``..``, and — when read — nothing outside the root once symlinks
@@ -41,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ci_deployer import redact
 from ci_deployer.errors import ConfigError
+from ci_deployer.secrets.base import BLOCK_EXAMPLE, ref_problem, store_of
 
 if TYPE_CHECKING:
     from ci_deployer.config.model import Environment, SecretSettings
@@ -50,8 +55,23 @@ PROVIDERS = ("file", "vault", "aws", "gcp")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # The workflow's and the runner's own variables (GitHub documents GITHUB_*, RUNNER_* and ACTIONS_*
-# as reserved; INPUT_* carries the action's inputs, github_token included).
-BUILTIN_DENY = ("GITHUB_*", "INPUT_*", "ACTIONS_*", "RUNNER_*")
+# as reserved; INPUT_* carries the action's inputs, github_token included; ACTIONS_ID_TOKEN_* asks
+# for the job's OIDC identity), then the secret managers' credentials and settings: Vault's CLI and
+# OpenBao's (VAULT_TOKEN, VAULT_ADDR, BAO_TOKEN …), the AWS SDKs' (AWS_ACCESS_KEY_ID,
+# AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_CONTAINER_* …), Google's
+# client libraries' and gcloud's (GOOGLE_APPLICATION_CREDENTIALS, GOOGLE_OAUTH_ACCESS_TOKEN,
+# CLOUDSDK_AUTH_ACCESS_TOKEN …).
+BUILTIN_DENY = (
+    "GITHUB_*",
+    "INPUT_*",
+    "ACTIONS_*",
+    "RUNNER_*",
+    "VAULT_*",
+    "BAO_*",
+    "AWS_*",
+    "GOOGLE_*",
+    "CLOUDSDK_*",
+)
 MIN_SECRET_LENGTH = 8  # shorter values cannot be masked reliably in logs (ci_deployer.redact)
 MAX_FILE_BYTES = 64 * 1024  # a secret file is small; /dev/zero under a careless root must not hang us
 
@@ -59,6 +79,7 @@ CODE_DENIED = "E-SECRET-DENIED"
 CODE_NOT_ALLOWED = "E-SECRET-NOT-ALLOWED"
 CODE_FILE = "E-SECRET-FILE"
 CODE_REF = "E-SECRET-REF"
+CODE_STORE = "E-SECRET-STORE"
 
 
 def find_placeholders(value: str) -> list[tuple[str, int, int]]:
@@ -85,6 +106,28 @@ def _denied_name(name: str, reserved: frozenset[str]) -> str | None:
             return f"{pattern} variables belong to the workflow and the runner"
     if upper in {ref.upper() for ref in reserved}:
         return "it holds an API token or HMAC key of an environment (api.token / secrets.hmacKey)"
+    return None
+
+
+def _store_violation(ref: str, store: str, settings: SecretSettings | None, env: str) -> Violation | None:
+    """Why a ``vault/``, ``aws/`` or ``gcp/`` reference may not be resolved in ``env``, or None."""
+    expected = ref_problem(ref)
+    if expected is not None:
+        return Violation(CODE_REF, f"secrets://{ref} is not a valid {store} reference", f"write {expected}")
+    if settings is not None and ref in settings.reserved:
+        return Violation(
+            CODE_DENIED,
+            f"secrets://{ref} may not be read by a placeholder: it holds an API token or HMAC key of an environment "
+            "(api.token / secrets.hmacKey)",
+            "placeholders may never read the deployer's own credentials; store that secret under a name of its own",
+        )
+    if settings is None or getattr(settings, store) is None:
+        who = f"environment {env!r}" if env else "the environment"
+        return Violation(
+            CODE_STORE,
+            f"secrets://{ref} reads {store}, but {who} configures no {store} secret store",
+            f"add it to {who}'s secrets block (e.g. `{BLOCK_EXAMPLE[store]}`); each env reads its own store only",
+        )
     return None
 
 
@@ -133,8 +176,9 @@ def check_boundary(ref: str, settings: SecretSettings | None, env: str = "") -> 
                 "placeholders may never read the deployer's own credentials; use a file of its own",
             )
         return None
-    if provider in PROVIDERS:
-        return None  # vault/aws/gcp: their own settings, checked by their providers
+    store = store_of(ref)
+    if store is not None:
+        return _store_violation(ref, store, settings, env)
     if not _ENV_NAME.fullmatch(ref):
         return Violation(
             CODE_REF,
@@ -215,18 +259,31 @@ def _read_file(path: str, root: str | None) -> str | None:
     return text or None
 
 
+class SecretStoreSet(Protocol):
+    """The env's secret managers (:class:`ci_deployer.secrets.stores.SecretStores`)."""
+
+    def fetch(self, ref: str) -> str | None: ...
+
+
 class EnvSecretResolver:
-    """Resolves ``NAME`` from ``environ`` and ``file/PATH`` from disk; other providers give ``None``.
+    """Resolves ``NAME`` from ``environ``, ``file/PATH`` from disk and ``vault/``, ``aws/``, ``gcp/``
+    from the env's ``stores`` (``None`` without them).
 
     ``environment`` sets the boundary (:func:`check_boundary`); without one only the built-in part
-    applies (no ``GITHUB_*``/``INPUT_*``/``ACTIONS_*``/``RUNNER_*``, no files).  An empty variable
-    counts as unset: GitHub Actions passes a missing secret as an empty string.
+    applies (no ``GITHUB_*``/``INPUT_*``/``ACTIONS_*``/``RUNNER_*``…, no files, no stores).  An empty
+    variable counts as unset: GitHub Actions passes a missing secret as an empty string.
     """
 
-    def __init__(self, environ: Mapping[str, str], environment: Environment | None = None) -> None:
+    def __init__(
+        self,
+        environ: Mapping[str, str],
+        environment: Environment | None = None,
+        stores: SecretStoreSet | None = None,
+    ) -> None:
         self._environ = environ
         self._settings = environment.secrets if environment is not None else None
         self._env = environment.name if environment is not None else ""
+        self._stores = stores
 
     def resolve(self, ref: str) -> str | None:
         """The value of placeholder ``ref``, or ``None`` when it is not available here.
@@ -249,6 +306,8 @@ class EnvSecretResolver:
         provider, _, rest = ref.partition("/")
         if provider == "file" and rest:
             return _read_file(rest, file_root)
+        if store_of(ref) is not None:
+            return self._stores.fetch(ref) if self._stores is not None else None
         if provider in PROVIDERS or not _ENV_NAME.fullmatch(ref):
             return None
         return self._environ.get(ref) or None
@@ -262,12 +321,25 @@ def resolve_credential(resolver: SecretResolver, ref: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+STORE_HINTS = {
+    "vault": "store the key in the env's Vault (KV v2 path {rest}, below secrets.vault.mount) and give the run an "
+    "identity: in GitHub Actions `permissions: id-token: write` with secrets.vault.auth {{method: jwt, role: …}}, "
+    "locally VAULT_TOKEN",
+    "aws": "store the secret {rest} in the env's Secrets Manager (secrets.aws.region) and give the run an identity: "
+    "in GitHub Actions `permissions: id-token: write` with secrets.aws.roleArn, locally the AWS credential chain "
+    "(AWS_PROFILE, aws sso login, AWS_ACCESS_KEY_ID); needs the `aws` extra",
+    "gcp": "store the secret {rest} in the env's project (secrets.gcp.project) and give the run an identity: in "
+    "GitHub Actions `permissions: id-token: write` with secrets.gcp.workloadIdentityProvider, locally "
+    "application-default credentials (gcloud auth application-default login) or GOOGLE_OAUTH_ACCESS_TOKEN",
+}
+
+
 def _hint(ref: str) -> str:
     provider, _, rest = ref.partition("/")
     if provider == "file" and rest:
         return f"create the file {rest} (relative to the working directory, below secrets.fileRoot) holding the secret"
-    if provider in PROVIDERS:
-        return f"install the `{provider}` provider extra (pip install 'ci-deployer[{provider}]') and its credentials"
+    if provider in STORE_HINTS:
+        return STORE_HINTS[provider].format(rest=rest)
     return (
         f"set the environment variable {ref} (in GitHub Actions: `env: {ref}: ${{{{ secrets.{ref} }}}}`); "
         "empty values count as unset"

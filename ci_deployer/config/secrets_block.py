@@ -6,22 +6,35 @@ prod:
     allow: ["ORDERS_*", "TWILIO_*"]   # env-var name patterns placeholders may read (default: any not denied)
     fileRoot: /run/secrets            # secrets://file/ only below this folder (relative: to the working dir)
     hmacKey: secrets://CI_DEPLOYER_HMAC_KEY_PROD   # key for secret fingerprints; never readable by placeholders
+    vault:                            # secrets://vault/PATH#KEY (KV v2)
+      address: https://vault.acme.example:8200
+      mount: secret                   # the KV v2 engine (default secret)
+      namespace: acme/prod            # optional (Vault Enterprise, HCP Vault)
+      auth: {method: jwt, role: ci-deployer-prod}   # GitHub OIDC → POST /v1/auth/jwt/login; or method: token
+    aws:                              # secrets://aws/NAME#KEY (Secrets Manager)
+      region: us-east-1
+      roleArn: arn:aws:iam::123456789012:role/ci-deployer-prod   # assumed with the GitHub OIDC token
+    gcp:                              # secrets://gcp/NAME[#VERSION] (Secret Manager)
+      project: acme-prod
+      workloadIdentityProvider: projects/123/locations/global/workloadIdentityPools/github/providers/github
 ```
 
 Like every environment key it is deep-merged from ``defaults``.  Each key has one parser in
-:data:`PARSERS` (key → settings field, parse function); a provider block (``vault:``, ``aws:``,
-``gcp:``) is one more entry there and one more field on :class:`SecretSettings`.  Problems are
-findings located on the key's line, never exceptions.
+:data:`PARSERS` (key → settings field, parse function); a provider block is one entry there, one
+field on :class:`SecretSettings` and one table of its keys (:data:`VAULT_KEYS`, …).  Problems are
+findings located on the key's line, never exceptions.  A provider block holds addresses and names,
+never a credential: those come from the CI identity (GitHub OIDC) or the runner's environment.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ci_deployer import redact
-from ci_deployer.config.model import SecretSettings
+from ci_deployer.config.model import AwsSettings, GcpSettings, SecretSettings, VaultSettings
 from ci_deployer.config.secrets import SECRET_TOKEN
 from ci_deployer.paths import Path
 
@@ -87,11 +100,143 @@ def _hmac_key(check: Checker, value: Any, path: Path) -> str | None:
     return value
 
 
+# -- provider blocks ---------------------------------------------------------------------------------
+
+_URL = re.compile(r"^https?://[^\s/?#]+(?:/[^\s?#]*)?$")
+_MOUNT = re.compile(r"^[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*$")
+_AWS_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
+_AWS_ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_GCP_PROJECT = re.compile(r"^(?:[a-z][a-z0-9-]{4,28}[a-z0-9]|\d+)$")  # an id or a number
+_GCP_PROVIDER = re.compile(r"^projects/\d+/locations/global/workloadIdentityPools/[a-z0-9-]+/providers/[a-z0-9-]+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]+$")
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of a provider block: the settings field, a check, what a good value looks like."""
+
+    field: str
+    valid: Callable[[Any], bool]
+    expected: str
+    required: bool = False
+
+
+def _text(pattern: re.Pattern[str] | None = None) -> Callable[[Any], bool]:
+    def valid(value: Any) -> bool:
+        return isinstance(value, str) and bool(value.strip()) and (pattern is None or bool(pattern.fullmatch(value)))
+
+    return valid
+
+
+def _url_without_credentials(value: Any) -> bool:
+    return _text(_URL)(value) and "@" not in value.split("//", 1)[1].split("/", 1)[0]
+
+
+VAULT_KEYS: dict[str, Key] = {
+    "address": Key("address", _url_without_credentials, "the server's URL, e.g. https://vault.acme.example:8200", True),
+    "mount": Key("mount", _text(_MOUNT), "the KV v2 engine's mount path, e.g. secret"),
+    "namespace": Key("namespace", _text(_MOUNT), "a namespace path, e.g. acme/prod"),
+}
+VAULT_AUTH_KEYS: dict[str, Key] = {
+    "method": Key("auth_method", lambda v: v in ("jwt", "token"), "jwt (GitHub OIDC) or token (VAULT_TOKEN)"),
+    "mount": Key("auth_mount", _text(_MOUNT), "the JWT auth method's mount path, e.g. jwt"),
+    "role": Key("role", _text(), "the JWT auth role's name"),
+    "audience": Key("audience", _text(), "the aud the role's bound_audiences lists"),
+}
+AWS_KEYS: dict[str, Key] = {
+    "region": Key("region", _text(_AWS_REGION), "an AWS region, e.g. us-east-1", True),
+    "roleArn": Key("role_arn", _text(_AWS_ROLE), "an IAM role ARN, e.g. arn:aws:iam::123456789012:role/ci-deployer"),
+    "audience": Key("audience", _text(), "the aud the role's OIDC provider accepts (default sts.amazonaws.com)"),
+    "endpoint": Key("endpoint", _url_without_credentials, "an http(s) URL of a Secrets Manager (and STS) endpoint"),
+}
+GCP_KEYS: dict[str, Key] = {
+    "project": Key("project", _text(_GCP_PROJECT), "a project id (acme-prod) or number", True),
+    "endpoint": Key("endpoint", _url_without_credentials, "an http(s) URL of the Secret Manager API"),
+    "workloadIdentityProvider": Key(
+        "workload_identity_provider",
+        _text(_GCP_PROVIDER),
+        "projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER",
+    ),
+    "serviceAccount": Key("service_account", _text(_EMAIL), "a service account email"),
+    "audience": Key("audience", _text(), "the aud the workload identity provider accepts"),
+}
+
+
+def _keys(
+    check: Checker, data: dict[str, Any], keys: dict[str, Key], path: Path, what: str, *, known: bool = False
+) -> dict[str, Any] | None:
+    """The fields of ``data`` per ``keys``; None after reporting a missing required key or a bad value
+    (unknown keys are reported too, unless the caller did: ``known``)."""
+    if not known:
+        check.unknown_keys(data, tuple(keys), path, what)
+    fields: dict[str, Any] = {}
+    ok = True
+    for name, key in keys.items():
+        value = data.get(name)
+        if value is None:
+            if key.required:
+                check.error(path, "E-ENV-SECRETS-PROVIDER", f"{what} needs {name}", f"add `{name}:` ({key.expected})")
+                ok = False
+            continue
+        if not key.valid(value):
+            check.error((*path, name), "E-ENV-VALUE", f"{what}.{name} is not valid", f"write {key.expected}")
+            ok = False
+            continue
+        fields[key.field] = value
+    return fields if ok else None
+
+
+def _vault(check: Checker, value: Any, path: Path) -> VaultSettings | None:
+    data = check.map_of(value, path, "secrets.vault")
+    auth = check.map_of(data.get("auth"), (*path, "auth"), "secrets.vault.auth")
+    own = {k: v for k, v in data.items() if k != "auth"}
+    check.unknown_keys(own, (*VAULT_KEYS, "auth"), path, "secrets.vault")
+    fields = _keys(check, own, VAULT_KEYS, path, "secrets.vault", known=True)
+    auth_fields = _keys(check, auth, VAULT_AUTH_KEYS, (*path, "auth"), "secrets.vault.auth")
+    if fields is None or auth_fields is None:
+        return None
+    if auth_fields.get("auth_method") == "jwt" and not auth_fields.get("role"):
+        check.error(
+            (*path, "auth"),
+            "E-ENV-SECRETS-PROVIDER",
+            "secrets.vault.auth: method jwt needs a role",
+            "add `role:` naming the JWT auth role bound to this repository and environment",
+        )
+        return None
+    return VaultSettings(**fields, **auth_fields)
+
+
+def _aws(check: Checker, value: Any, path: Path) -> AwsSettings | None:
+    data = check.map_of(value, path, "secrets.aws")
+    fields = _keys(check, data, AWS_KEYS, path, "secrets.aws")
+    return AwsSettings(**fields) if fields is not None else None
+
+
+def _gcp(check: Checker, value: Any, path: Path) -> GcpSettings | None:
+    data = check.map_of(value, path, "secrets.gcp")
+    fields = _keys(check, data, GCP_KEYS, path, "secrets.gcp")
+    if fields is None:
+        return None
+    if fields.get("service_account") and not fields.get("workload_identity_provider"):
+        check.error(
+            (*path, "serviceAccount"),
+            "E-ENV-SECRETS-PROVIDER",
+            "secrets.gcp.serviceAccount is impersonated after Workload Identity Federation, which is not configured",
+            "add `workloadIdentityProvider:`, or remove serviceAccount "
+            "(local runs use application-default credentials)",
+        )
+        return None
+    return GcpSettings(**fields)
+
+
 # key in YAML → (field of SecretSettings, parser).  Parsers return None after reporting a problem.
 PARSERS: dict[str, tuple[str, Callable[[Checker, Any, Path], Any]]] = {
     "allow": ("allow", _allow),
     "fileRoot": ("file_root", _file_root),
     "hmacKey": ("hmac_key", _hmac_key),
+    "vault": ("vault", _vault),
+    "aws": ("aws", _aws),
+    "gcp": ("gcp", _gcp),
 }
 
 

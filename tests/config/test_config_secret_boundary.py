@@ -12,7 +12,7 @@ import yaml
 
 from ci_deployer import redact
 from ci_deployer.config.environments import parse_environments
-from ci_deployer.config.model import Environment, SecretSettings
+from ci_deployer.config.model import Environment, SecretSettings, VaultSettings
 from ci_deployer.config.secrets import (
     MIN_SECRET_LENGTH,
     EnvSecretResolver,
@@ -154,7 +154,12 @@ def test_malformed_refs_are_reported() -> None:
     for ref in ("keys/orders", "9LIVES", "ORDERS_TOKEN."):
         violation = check_boundary(ref, settings(), "dev")
         assert violation is not None and violation.code == "E-SECRET-REF"
-    assert check_boundary("vault/kv/app#token", settings(), "dev") is None  # providers check their own
+    # Store references are checked by their own syntax, and only where the env configures the store
+    # (tests/secrets/ has the full set).
+    vault = VaultSettings("https://vault.acme.example")
+    assert check_boundary("vault/kv/app#token", settings(vault=vault), "dev") is None
+    unconfigured = check_boundary("vault/kv/app#token", settings(), "dev")
+    assert unconfigured is not None and unconfigured.code == "E-SECRET-STORE" and "'dev'" in unconfigured.message
 
 
 def environment(**kw: Any) -> Environment:
@@ -215,7 +220,7 @@ def test_the_schema_publishes_the_block() -> None:
 
     schema = json.loads((Path(__file__).parents[2] / "schemas" / "environments.schema.json").read_text())
     block = schema["$defs"]["Environment"]["properties"]["secrets"]
-    assert set(block["properties"]) == {"allow", "fileRoot", "hmacKey"}
+    assert set(block["properties"]) == {"allow", "fileRoot", "hmacKey", "vault", "aws", "gcp"}
     assert block["additionalProperties"] is False
     assert schema["properties"]["defaults"]["properties"]["secrets"] == block
     from jsonschema import Draft202012Validator
