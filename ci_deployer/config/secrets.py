@@ -334,7 +334,8 @@ STORE_HINTS = {
 }
 
 
-def _hint(ref: str) -> str:
+def hint_for(ref: str) -> str:
+    """What to do so that ``secrets://ref`` resolves here (never names a value)."""
     provider, _, rest = ref.partition("/")
     if provider == "file" and rest:
         return f"create the file {rest} (relative to the working directory, below secrets.fileRoot) holding the secret"
@@ -358,7 +359,7 @@ def substitute(value: Any, resolver: SecretResolver) -> Any:
         if ref not in cache:
             resolved = resolver.resolve(ref)
             if resolved is None:
-                raise ConfigError(f"secret secrets://{ref} cannot be resolved here", hint=_hint(ref))
+                raise ConfigError(f"secret secrets://{ref} cannot be resolved here", hint=hint_for(ref))
             redact.register(resolved)
             cache[ref] = resolved
         return cache[ref]

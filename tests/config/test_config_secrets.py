@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ci_deployer import redact
-from ci_deployer.config.model import Environment, SecretSettings
+from ci_deployer.config.model import AwsSettings, Environment, GcpSettings, SecretSettings, VaultSettings
 from ci_deployer.config.secrets import EnvSecretResolver, find_placeholders, substitute
 from ci_deployer.errors import ConfigError
 
@@ -41,7 +41,13 @@ def test_unresolvable_names_the_ref_with_a_hint() -> None:
     assert "MISSING_TOKEN" in (info.value.hint or "")
     with pytest.raises(ConfigError, match="vault/kv/app#k") as vault:
         substitute("secrets://vault/kv/app#k", EnvSecretResolver({}))
-    assert "extra" in (vault.value.hint or "")
+    assert "secrets block" in (vault.value.hint or "")  # no env configures a Vault for this resolver
+    with_vault = Environment(
+        "dev", "acme-dev", "embedded", None, secrets=SecretSettings(vault=VaultSettings("https://vault.example"))
+    )
+    with pytest.raises(ConfigError, match="vault/kv/app#k") as unresolved:
+        substitute("secrets://vault/kv/app#k", EnvSecretResolver({}, with_vault))  # no stores: not resolvable here
+    assert "id-token: write" in (unresolved.value.hint or "") and "VAULT_TOKEN" in (unresolved.value.hint or "")
 
 
 def test_error_never_contains_other_resolved_values() -> None:
@@ -64,7 +70,17 @@ def test_file_provider_reads_relative_to_cwd(tmp_path: Path, monkeypatch: pytest
 
 
 def test_provider_refs_and_odd_names_are_not_env_lookups() -> None:
-    resolver = EnvSecretResolver({"aws/NAME#KEY": "nope", "gcp/x": "nope"})
+    environ = {"aws/NAME#KEY": "nope", "gcp/x": "nope", "vault/a#b": "nope"}
+    every_store = Environment(
+        "dev",
+        "acme-dev",
+        "embedded",
+        None,
+        secrets=SecretSettings(
+            vault=VaultSettings("https://vault.example"), aws=AwsSettings("us-east-1"), gcp=GcpSettings("acme-dev")
+        ),
+    )
+    resolver = EnvSecretResolver(environ, every_store)  # no stores handed in: nothing resolvable
     assert resolver.resolve("aws/NAME#KEY") is None
     assert resolver.resolve("gcp/x") is None
     assert resolver.resolve("vault/a#b") is None
