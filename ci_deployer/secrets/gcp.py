@@ -24,6 +24,7 @@ import base64
 import binascii
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from ci_deployer.config.model import GcpSettings
@@ -66,6 +67,7 @@ class GcpStore:
         self._iam_url = iam_credentials_url
         self._token: str | None = None
         self._looked_up = False
+        self._versions: dict[tuple[str, str], str | None] = {}  # (name, version) → value, once per run
 
     def _federates(self) -> bool:
         return bool(self._settings.workload_identity_provider) and self._oidc.available
@@ -75,6 +77,12 @@ class GcpStore:
         return self._federates() or bool(c.google_access_token or c.google_credentials_file)
 
     def fetch(self, ref: StoreRef) -> str | None:
+        version = (ref.name, ref.key or "latest")  # NAME and NAME#latest are one read
+        if version not in self._versions:
+            self._versions[version] = self._access(ref, version[1])
+        return self._versions[version]
+
+    def _access(self, ref: StoreRef, version: str) -> str | None:
         import httpx
 
         def failed(reason: str) -> SecretStoreError:
@@ -85,7 +93,7 @@ class GcpStore:
             if token is None:
                 return None
             base = (self._settings.endpoint or API).rstrip("/")
-            name = f"projects/{self._settings.project}/secrets/{ref.name}/versions/{ref.key or 'latest'}"
+            name = f"projects/{self._settings.project}/secrets/{ref.name}/versions/{version}"
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             response = send(client, "GET", f"{base}/v1/{name}:access", failed, sleep=self._sleep, headers=headers)
         if response.status_code == 404:
@@ -139,9 +147,7 @@ class GcpStore:
             if self._federates():
                 credentials = self._federated(ref)
             elif self._credentials.google_credentials_file:
-                credentials, _ = google_auth.load_credentials_from_file(
-                    self._credentials.google_credentials_file, scopes=SCOPES
-                )
+                credentials = self._from_file(ref, self._credentials.google_credentials_file)
             else:
                 credentials, _ = google_auth.default(scopes=SCOPES, request=request)
         except google.auth.exceptions.DefaultCredentialsError:
@@ -157,6 +163,37 @@ class GcpStore:
             ) from None
         token = getattr(credentials, "token", None)
         return token if isinstance(token, str) and token else None
+
+    def _from_file(self, ref: StoreRef, path: str) -> Any:
+        """Credentials from ``GOOGLE_APPLICATION_CREDENTIALS``, each type with its own loader (Google's
+        advice against the generic loader for files of unknown origin): a user's ADC file, a service
+        account key, or an external account (Workload Identity Federation configured outside us)."""
+        import json
+
+        try:
+            info = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise self._error(
+                ref, "GOOGLE_APPLICATION_CREDENTIALS does not name a readable JSON credentials file"
+            ) from None
+        kind = info.get("type") if isinstance(info, dict) else None
+        from google.auth import identity_pool
+        from google.oauth2 import credentials, service_account
+
+        loaders: dict[str, Any] = {  # untyped constructors
+            "authorized_user": credentials.Credentials.from_authorized_user_info,
+            "service_account": service_account.Credentials.from_service_account_info,
+            "external_account": identity_pool.Credentials.from_info,  # file or URL subject tokens
+        }
+        source = info.get("credential_source") if isinstance(info, dict) else None
+        if isinstance(kind, str) and kind in loaders and not (isinstance(source, dict) and "environment_id" in source):
+            return loaders[kind](info, scopes=SCOPES)  # (environment_id: AWS-sourced, not supported)
+        raise self._error(
+            ref,
+            f"GOOGLE_APPLICATION_CREDENTIALS holds credentials of type {kind!r}, which ci-deployer does not load",
+            hint="use an authorized_user file (gcloud auth application-default login), a service account key, "
+            "an identity pool configuration, or GOOGLE_OAUTH_ACCESS_TOKEN",
+        )
 
     def _federated(self, ref: StoreRef) -> Any:
         from google.auth import identity_pool as identity_pool_module
