@@ -8,14 +8,22 @@ stderr) or write (the state and run folders, the plan files, the export) is sear
 of every secret: raw, JSON-escaped (once and twice), URL-encoded, base64 (three alignments, standard
 and URL-safe, of the raw and the JSON-escaped value), any case, and any 8-character prefix of those.
 
-To add a run (the action entrypoint, an interrupted apply …), append a :class:`Run` to :data:`RUNS`:
-runs execute in order against one config and one emulator, and everything they print and write is
-scanned the same way.
+Secret managers are planted too, each behind its real protocol peer on loopback and reached with
+the identity CI gives (``tests/support/secret_peers.py``): a real OpenBao (KV v2) logged into with
+the job's GitHub OIDC token (JWT auth), AWS Secrets Manager through moto's server with the role
+assumed from that token (``AssumeRoleWithWebIdentity``), and GCP Secret Manager's REST API with an
+access token.  Their credentials (the OIDC request token, every OIDC token issued, the Google access
+token) are canaries as well.  The action entrypoint (``ci_deployer.action.main``) runs last, in
+process, and its log, outputs, summary and files are scanned the same way.
+
+To add a run (an interrupted apply …), append a :class:`Run` to :data:`RUNS`: runs execute in order
+against one config and one emulator, and everything they print and write is scanned the same way.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import subprocess
@@ -25,9 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
+import httpx
 import pytest
 
 from ci_deployer.emulator import Emulator, ServerHandle, serve
+from support.secret_peers import GoogleCloud, OidcIssuer, aws_client, moto_server, openbao
 
 CLI = Path(sys.executable).with_name("ci-deployer")
 API_TOKEN = "tok-canary-dev-5f1e2d3c4b5a6978"
@@ -39,7 +49,14 @@ PLANTED = {
     "ZENDESK_TOKEN": "zd-canary-5f1e2d3c4b5a69788796a5b4c3d2e1f0",
     "VAPI_TOKEN_DEV": API_TOKEN,
 }
-SECRETS = [*PLANTED.values(), FILE_SECRET]
+# In the secret managers (the dev env's secrets block configures all three).
+VAULT_SECRET = "vault+canary/Q7#=&x\\y"
+AWS_JSON_SECRET = 'aws-canary "json" key=1'
+AWS_WHOLE_SECRET = "aws-canary-whole-0f1e2d3c"
+GCP_SECRET = "gcp-canary:payload/+=="
+GOOGLE_TOKEN = "ya29.canary-google-access-token-8c7b6a"
+STORED = [VAULT_SECRET, AWS_JSON_SECRET, AWS_WHOLE_SECRET, GCP_SECRET]
+SECRETS = [*PLANTED.values(), FILE_SECRET, *STORED, GOOGLE_TOKEN]
 
 
 def needles(secret: str) -> set[str]:
@@ -93,7 +110,12 @@ def _add_tool(ctx: Context) -> None:
     """A new tool whose create (POST) body carries every secret, so an echoing API repeats them all."""
     headers = "\n".join(f"      X-{i}: secrets://{name}" for i, name in enumerate(PLANTED) if name != "VAPI_TOKEN_DEV")
     (ctx.root / "tools" / "echoed.yaml").write_text(
-        TOOL.format(slug="echoed", fn="echoed") + headers + "\n      X-File: secrets://file/run-secrets/hook.txt\n",
+        TOOL.format(slug="echoed", fn="echoed")
+        + headers
+        + "\n      X-File: secrets://file/run-secrets/hook.txt\n"
+        + "      X-Vault: secrets://vault/canary/orders#token\n"
+        + "      X-Aws: secrets://aws/canary/orders#token\n"
+        + "      X-Gcp: secrets://gcp/canary-token\n",
         encoding="utf-8",
     )
 
@@ -128,6 +150,8 @@ RUNS: list[Run] = [
     Run("plan-after-failure", lambda c: ["plan", "--env", "dev", "--format", "json"], (0,), before=_no_echo),
     Run("drift", lambda c: ["drift", "--env", "dev"], (0, 3)),
     Run("export", lambda c: ["export", "--env", "dev", "--out", str(c.export_dir)]),
+    Run("validate-check-secrets", lambda c: ["validate", "--env", "dev", "--check-secrets"]),
+    Run("check-secrets-json", lambda c: ["validate", "--env", "dev", "--check-secrets", "--format", "json"]),
 ]
 
 TOOL = """\
@@ -146,7 +170,18 @@ spec:
 """
 
 
-def write_config(root: Path, url: str) -> None:
+@dataclass
+class Stores:
+    """The secret managers' peers and the variables that reach them (as a job with id-token: write)."""
+
+    vault: str
+    aws: str
+    gcp: str
+    environ: dict[str, str]
+    issuer: OidcIssuer
+
+
+def write_config(root: Path, url: str, stores: Stores) -> None:
     (root / "tools").mkdir(parents=True)
     (root / "assistants").mkdir()
     (root / "run-secrets").mkdir()
@@ -158,7 +193,11 @@ environments:
   dev:
     org: acme-dev
     api: {{url: "{url}", token: secrets://VAPI_TOKEN_DEV}}
-    secrets: {{fileRoot: run-secrets}}
+    secrets:
+      fileRoot: run-secrets
+      vault: {{address: "{stores.vault}", auth: {{method: jwt, role: ci-dev}}}}
+      aws: {{region: us-east-1, roleArn: "arn:aws:iam::123456789012:role/ci-dev", endpoint: "{stores.aws}"}}
+      gcp: {{project: acme-dev, endpoint: "{stores.gcp}"}}
 """,
         encoding="utf-8",
     )
@@ -175,6 +214,14 @@ environments:
         + "      X-File: secrets://file/run-secrets/hook.txt\n",
         encoding="utf-8",
     )
+    (root / "tools" / "stores.yaml").write_text(
+        TOOL.format(slug="stores", fn="stored")
+        + "      X-Vault: secrets://vault/canary/orders#token\n"
+        + '      X-Aws: "k=secrets://aws/canary/orders#token;"\n'
+        + "      X-Aws-Whole: secrets://aws/canary/plain\n"
+        + "      X-Gcp: secrets://gcp/canary-token\n",
+        encoding="utf-8",
+    )
     (root / "assistants" / "agent.yaml").write_text(
         """\
 apiVersion: ci-deployer/v1
@@ -186,10 +233,10 @@ spec:
   model:
     provider: openai
     model: gpt-4.1
-    toolIds: [orders, twilio]
+    toolIds: [orders, twilio, stores]
     messages:
       - role: system
-        content: "You help with orders. Verification word: secrets://HOOK_SECRET"
+        content: "You help with orders. Verification word: secrets://HOOK_SECRET, then secrets://gcp/canary-token#1"
 """,
         encoding="utf-8",
     )
@@ -203,9 +250,32 @@ def served() -> Iterator[tuple[Emulator, ServerHandle]]:
         yield emulator, handle
 
 
-def leaks(text: str) -> list[str]:
+@pytest.fixture
+def stores() -> Iterator[Stores]:
+    """Every secret manager with the canary values, and the job's identities for them."""
+    issuer = OidcIssuer()
+    gcloud = GoogleCloud()
+    with openbao() as bao, moto_server() as moto:
+        bao.trust(issuer)
+        bao.role("ci-dev", env="dev", audience=bao.url, paths="secret/data/canary/*")
+        bao.put_secret("canary/orders", {"token": VAULT_SECRET})
+        client = aws_client(moto)
+        client.create_secret(Name="canary/orders", SecretString=json.dumps({"token": AWS_JSON_SECRET}))
+        client.create_secret(Name="canary/plain", SecretString=AWS_WHOLE_SECRET)
+        gcloud.add("acme-dev", "canary-token", GCP_SECRET)
+        gcloud.tokens[GOOGLE_TOKEN] = {"acme-dev"}
+        environ = {**issuer.environ, "GOOGLE_OAUTH_ACCESS_TOKEN": GOOGLE_TOKEN}
+        try:
+            yield Stores(bao.url, moto, gcloud.url, environ, issuer)
+        finally:
+            gcloud.stop()
+            issuer.stop()
+
+
+def leaks(text: str, needles: dict[str, str] | None = None) -> list[str]:
     folded = text.lower()
-    return sorted({f"{NEEDLES[n]!r} as {n!r}" for n in NEEDLES if n in folded})
+    table = NEEDLES if needles is None else needles
+    return sorted({f"{table[n]!r} as {n!r}" for n in table if n in folded})
 
 
 def written_files(ctx: Context) -> Iterator[Path]:
@@ -214,12 +284,43 @@ def written_files(ctx: Context) -> Iterator[Path]:
             yield from (p for p in folder.rglob("*") if p.is_file())
 
 
-def test_no_planted_secret_leaves_in_any_form(served: tuple[Emulator, ServerHandle], tmp_path: Path) -> None:
+def run_action(ctx: Context, environ: dict[str, str], command: str, tmp_path: Path) -> tuple[int, str, list[Path]]:
+    """The action's entrypoint, in process, as the container runs it (no GitHub token: nothing is
+    posted); returns its exit code, its log without the ``::add-mask::`` lines the runner consumes,
+    and the files it wrote (outputs, summary, artifacts folder)."""
+    from ci_deployer.action import main
+
+    files = tmp_path / f"action-{command}"
+    files.mkdir()
+    env = {
+        **environ,
+        "CI": "true",
+        "GITHUB_WORKSPACE": str(ctx.root),
+        "RUNNER_TEMP": str(files / "runner_temp"),
+        "GITHUB_OUTPUT": str(files / "output"),
+        "GITHUB_STEP_SUMMARY": str(files / "summary"),
+        "INPUT_COMMAND": command,
+        "INPUT_ENVIRONMENT": "dev",
+        "INPUT_CONFIG_PATH": ".",
+        "INPUT_COMMENT": "false",
+        "INPUT_ALLOW_DELETES": "false",
+    }
+    log = io.StringIO()
+    code = main(env, stdout=log)
+    shown = "\n".join(line for line in log.getvalue().splitlines() if not line.startswith("::add-mask::"))
+    return code, shown, [p for p in files.rglob("*") if p.is_file()]
+
+
+def test_no_planted_secret_leaves_in_any_form(
+    served: tuple[Emulator, ServerHandle], stores: Stores, tmp_path: Path
+) -> None:
     emulator, handle = served
     ctx = Context(tmp_path / "cfg", emulator, handle.url, tmp_path / "export", tmp_path / "out")
-    write_config(ctx.root, handle.url)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "GITHUB_", "INPUT_", "CI_DEPLOYER"))}
+    write_config(ctx.root, handle.url, stores)
+    inherited = ("PYTEST", "GITHUB_", "INPUT_", "CI_DEPLOYER", "ACTIONS_", "VAULT_", "BAO_", "AWS_", "GOOGLE_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
     env.update(PLANTED)
+    env.update(stores.environ)
     for run in RUNS:
         if run.before is not None:
             run.before(ctx)
@@ -235,15 +336,36 @@ def test_no_planted_secret_leaves_in_any_form(served: tuple[Emulator, ServerHand
         assert proc.returncode in run.exit_codes, f"{run.name}: exit {proc.returncode}\n{proc.stdout}{proc.stderr}"
         assert "Traceback" not in proc.stdout + proc.stderr, run.name
         ctx.outputs += [(f"{run.name} stdout", proc.stdout), (f"{run.name} stderr", proc.stderr)]
+    action_files: list[Path] = []
+    for command in ("plan", "drift"):
+        code, log, written = run_action(ctx, env, command, tmp_path)
+        assert code in (0, 3), f"action {command}: exit {code}\n{log}"
+        assert "Traceback" not in log
+        ctx.outputs.append((f"action {command} log", log))
+        action_files += written
 
     # The runs did what the canary needs: secrets were sent, and an echo of them came back.
     assert any(r.fault == "echo" for r in emulator.request_log)
     echoed = "\n".join(text for what, text in ctx.outputs if what.startswith("apply-echoed"))
     assert "REQUEST BODY IS INVALID" in echoed and "request body (base64)" in echoed
-    files = list(written_files(ctx))
+    files = [*written_files(ctx), *action_files]
     assert any(p.name.endswith(".jsonl") for p in files) and any(p.suffix == ".yaml" for p in files)
+    # Every store was read with the job's identity, and the stored values reached the API.
+    tools = httpx.get(f"{handle.url}/tool", headers={"Authorization": f"Bearer {API_TOKEN}"}).json()
+    stored = next(t for t in tools if t["function"]["name"] == "stored")["server"]["headers"]
+    assert stored == {
+        "X-Vault": VAULT_SECRET,
+        "X-Aws": f"k={AWS_JSON_SECRET};",
+        "X-Aws-Whole": AWS_WHOLE_SECRET,
+        "X-Gcp": GCP_SECRET,
+    }
+    assert set(stores.issuer.audiences) == {stores.vault, "sts.amazonaws.com"}
+    assert "E-SECRET" not in "\n".join(text for what, text in ctx.outputs if "check-secrets" in what)
 
-    found = {what: leaks(text) for what, text in ctx.outputs}
+    # The credentials the runs obtained are canaries too: the OIDC request token and every token issued.
+    credentials = [stores.issuer.request_token, *stores.issuer.issued]
+    table = {**NEEDLES, **{n: c for c in credentials for n in needles(c)}}
+    found = {what: leaks(text, table) for what, text in ctx.outputs}
     for path in files:
-        found[str(path.relative_to(tmp_path))] = leaks(path.read_bytes().decode("utf-8", errors="replace"))
+        found[str(path.relative_to(tmp_path))] = leaks(path.read_bytes().decode("utf-8", errors="replace"), table)
     assert {what: hits for what, hits in found.items() if hits} == {}

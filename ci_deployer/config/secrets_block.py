@@ -188,6 +188,8 @@ def _keys(
 
 def _vault(check: Checker, value: Any, path: Path) -> VaultSettings | None:
     data = check.map_of(value, path, "secrets.vault")
+    if not isinstance(value, dict):
+        return None  # reported by map_of
     auth = check.map_of(data.get("auth"), (*path, "auth"), "secrets.vault.auth")
     own = {k: v for k, v in data.items() if k != "auth"}
     check.unknown_keys(own, (*VAULT_KEYS, "auth"), path, "secrets.vault")
@@ -208,12 +210,16 @@ def _vault(check: Checker, value: Any, path: Path) -> VaultSettings | None:
 
 def _aws(check: Checker, value: Any, path: Path) -> AwsSettings | None:
     data = check.map_of(value, path, "secrets.aws")
+    if not isinstance(value, dict):
+        return None  # reported by map_of
     fields = _keys(check, data, AWS_KEYS, path, "secrets.aws")
     return AwsSettings(**fields) if fields is not None else None
 
 
 def _gcp(check: Checker, value: Any, path: Path) -> GcpSettings | None:
     data = check.map_of(value, path, "secrets.gcp")
+    if not isinstance(value, dict):
+        return None  # reported by map_of
     fields = _keys(check, data, GCP_KEYS, path, "secrets.gcp")
     if fields is None:
         return None
