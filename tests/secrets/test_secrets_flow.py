@@ -200,3 +200,30 @@ def test_the_api_key_itself_can_live_in_the_envs_vault(
         code, out = run(["validate", "--config", str(root), "--env", "dev"], {}, capsys)
         assert code == 1 and "E-SECRET-DENIED" in out
     assert key not in out
+
+
+def test_a_store_that_refuses_fails_the_plan_naming_the_placeholder_env_and_store(
+    tmp_path: Path, vault: dict[str, str], trap: Trap, issuer: OidcIssuer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    denied = f"secrets://vault/{vault['prefix']}/prod/orders#token"  # dev's role may not read prod/*
+    root = write_repo(tmp_path / "cfg", vault, trap, {"orders": denied})
+    code, out = run(
+        ["apply", "--env", "dev", "--auto-approve", "--format", "json", "--config", str(root)], issuer.environ, capsys
+    )
+    failure = json.loads(out)
+    assert code == 1 and failure["failure_reason"] == "api-error"
+    assert failure["error"].startswith(f"{denied} (vault, environment 'dev'): Vault denied reading")
+    assert "prod-orders-flow" not in out and "Traceback" not in out and trap.requests == []
+
+
+def test_whether_the_api_key_is_available_is_known_without_a_request(issuer: OidcIssuer) -> None:
+    from ci_deployer import compose
+    from ci_deployer.settings import Settings
+    from support.secret_peers import environment
+
+    env = environment({"vault": {"address": "http://127.0.0.1:9", "auth": {"method": "jwt", "role": "r"}}})
+    env.api_url, env.api_token = "https://api.vapi.ai", "secrets://vault/ci/vapi#key"
+    assert compose.token_available(env, Settings.from_environ(issuer.environ))  # the job can log in
+    assert compose.token_available(env, Settings.from_environ({"VAULT_TOKEN": "hvs.local-token"}))
+    assert not compose.token_available(env, Settings.from_environ({}))  # plan against the snapshot instead
+    assert issuer.audiences == []  # nothing was requested
