@@ -14,11 +14,12 @@ import json
 import re
 import socket
 import struct
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ci_deployer.emulator.app import Emulator, Outcome
@@ -46,6 +47,13 @@ class _Server(ThreadingHTTPServer):
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (killed, reset) is normal for a server: one line, no traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            return
+        sys.stderr.write(f"emulator: request from {client_address} failed: {type(error).__name__}: {error}\n")
 
     def close_connections(self) -> None:
         """Wake every handler blocked on a keep-alive connection so that its thread ends."""
