@@ -9,8 +9,8 @@ the workflow token, ``<app-slug>[bot]`` for a GitHub App's token), a bot account
 "Bot"``): a person pasting the marker — or another bot, e.g. one a PR author controls — cannot
 hijack the comment or supply a reviewed plan hash.  The identity is configured, not asked for:
 ``GET /user`` answers 403 to the workflow token.  Every page of comments is read (Digger #2094 and
-pulumi/actions #633 missed comments beyond the first page).  The marker's ``planHash`` is what reviewers saw: apply compares it
-with a fresh plan (stale-plan protection).
+pulumi/actions #633 missed comments beyond the first page).  The marker's ``planHash`` is what
+reviewers saw: apply compares it with a fresh plan (stale-plan protection).
 """
 
 from __future__ import annotations
