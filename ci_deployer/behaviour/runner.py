@@ -98,9 +98,7 @@ def _parse_only(values: tuple[str, ...], selected_evals: list[tuple[Document, Ev
             only.targets.add(Target(behaviour.TARGET_KINDS[kind], slug))
         else:
             offered = sorted(
-                [f"eval/{s}" for s in known_evals]
-                + [f"tool/{s}" for s in tools]
-                + [t.label for t in known_targets]
+                [f"eval/{s}" for s in known_evals] + [f"tool/{s}" for s in tools] + [t.label for t in known_targets]
             )
             raise ConfigError(
                 f"--only {value}: no test of this environment is {value!r}",
@@ -121,9 +119,7 @@ def run_tests(session: Session, options: TestOptions) -> TestReport:
     smoke_docs = [] if options.canary else behaviour.smoke_for(repo, env)
     only = _parse_only(options.only, selected, [doc.slug for doc, _ in smoke_docs])
     if not only.empty:
-        selected = [
-            (doc, test) for doc, test in selected if doc.slug in only.evals or set(test.targets) & only.targets
-        ]
+        selected = [(doc, test) for doc, test in selected if doc.slug in only.evals or set(test.targets) & only.targets]
         smoke_docs = [(doc, cases) for doc, cases in smoke_docs if doc.slug in only.tools]
     report = TestReport(
         env=env,
@@ -333,9 +329,11 @@ class _Inline:
         plan = spec.get("artifactPlan")
         if isinstance(plan, dict) and plan.get("structuredOutputIds"):
             kept = [t for t in plan["structuredOutputIds"] if self.ids.get(str(t)) is not None]
-            spec["artifactPlan"] = {**plan, "structuredOutputIds": kept} if kept else {
-                k: v for k, v in plan.items() if k != "structuredOutputIds"
-            }
+            spec["artifactPlan"] = (
+                {**plan, "structuredOutputIds": kept}
+                if kept
+                else {k: v for k, v in plan.items() if k != "structuredOutputIds"}
+            )
         resolved: dict[str, Any] = substitute(self._resolve(spec), self.session.resolver)
         return resolved
 

@@ -179,9 +179,7 @@ def run_job(job: SmokeJob, transport: httpx.BaseTransport | None = None) -> Smok
         problem = check_answer(answer, expect.json_schema, expect.regex)
     shown = _short(redact.redact(answer)) if answer is not None else excerpt
     if problem is not None:
-        return job.result(
-            "failed", http_status=response.status_code, latency_ms=latency, answer=shown, message=problem
-        )
+        return job.result("failed", http_status=response.status_code, latency_ms=latency, answer=shown, message=problem)
     return job.result("passed", http_status=response.status_code, latency_ms=latency, answer=shown)
 
 
@@ -192,10 +190,10 @@ def _answer(job: SmokeJob, response: httpx.Response) -> tuple[str | None, str | 
     try:
         data = response.json()
     except ValueError:
-        return response.text, "the answer is not JSON: Vapi expects {\"results\": [{\"toolCallId\", \"result\"}]}"
+        return response.text, 'the answer is not JSON: Vapi expects {"results": [{"toolCallId", "result"}]}'
     results = data.get("results") if isinstance(data, Mapping) else None
     if not isinstance(results, list) or not results:
-        return response.text, "the answer has no results[]: Vapi expects {\"results\": [{\"toolCallId\", \"result\"}]}"
+        return response.text, 'the answer has no results[]: Vapi expects {"results": [{"toolCallId", "result"}]}'
     entries = [r for r in results if isinstance(r, Mapping)]
     entry = next((r for r in entries if r.get("toolCallId") == job.call_id), None)
     if entry is None:
@@ -264,9 +262,11 @@ def describe_failure(exc: httpx.HTTPError, url: str, timeout: float) -> str:
         if isinstance(error, socket.gaierror):
             return f"DNS lookup failed for {host} ({error.strerror or error})"
         if isinstance(error, ssl.SSLCertVerificationError):
-            return f"TLS failed with {host}: certificate not trusted ({error.verify_message or error.reason})"
+            # verify_message / reason are set only when the ssl module raised it: read them defensively
+            detail = getattr(error, "verify_message", None) or getattr(error, "reason", None) or "verify failed"
+            return f"TLS failed with {host}: certificate not trusted ({detail})"
         if isinstance(error, ssl.SSLError):
-            return f"TLS failed with {host}: {error.reason or error}"
+            return f"TLS failed with {host}: {getattr(error, 'reason', None) or error}"
         if isinstance(error, ConnectionRefusedError):
             return f"connection refused by {host}:{port} (nothing listens there)"
     lowered = words.lower()

@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import PurePosixPath
 from typing import Any
 
 from ci_deployer.config._util import did_you_mean, finding
@@ -183,7 +184,9 @@ def parse_target(text: Any) -> Target | None:
     return Target(target_kind, slug)
 
 
-def _eval_test(doc: Document, repo: ConfigRepo | None) -> tuple[EvalTest | None, list[Finding]]:
+def _eval_test(
+    doc: Document, repo: ConfigRepo | None, broken_files: frozenset[str] = frozenset()
+) -> tuple[EvalTest | None, list[Finding]]:
     check = _Check(doc)
     raw = doc.test
     if not isinstance(raw, dict):
@@ -212,11 +215,18 @@ def _eval_test(doc: Document, repo: ConfigRepo | None) -> tuple[EvalTest | None,
                 )
                 continue
             if target in targets:
-                check.add(("test", "targets", i), "W-TEST-DUPLICATE", f"{target.label} is listed twice", "remove it",
-                          warn=True)
+                check.add(
+                    ("test", "targets", i),
+                    "W-TEST-DUPLICATE",
+                    f"{target.label} is listed twice",
+                    "remove it",
+                    warn=True,
+                )
                 continue
             if repo is not None:
                 slugs = [d.slug for d in repo.documents_of(target.kind)]
+                if target.slug not in slugs and any(PurePosixPath(f).stem == target.slug for f in broken_files):
+                    continue  # most likely the document that failed to load: its own finding says why
                 if target.slug not in slugs:
                     check.add(
                         ("test", "targets", i),
@@ -274,8 +284,9 @@ def _smoke_cases(doc: Document, repo: ConfigRepo | None) -> tuple[list[SmokeCase
                 "leave it out to use the tool's own timeout",
             )
             timeout = None
-        environments = check.env_list(item.get("environments"), (*path, "environments"),
-                                      repo.environments if repo else {})
+        environments = check.env_list(
+            item.get("environments"), (*path, "environments"), repo.environments if repo else {}
+        )
         if len(check.findings) > before and any(f.level == "error" for f in check.findings[before:]):
             continue
         assert isinstance(name, str) and expect is not None
@@ -308,8 +319,12 @@ def _expect(check: _Check, raw: Any, path: Path) -> SmokeExpect | None:
     if schema is not None:
         problem = _schema_problem(schema)
         if problem:
-            check.add((*path, "json"), "E-SMOKE-JSON", f"expect.json is not a valid JSON Schema: {problem}",
-                      "write a JSON Schema, e.g. {type: object, required: [status]}")
+            check.add(
+                (*path, "json"),
+                "E-SMOKE-JSON",
+                f"expect.json is not a valid JSON Schema: {problem}",
+                "write a JSON Schema, e.g. {type: object, required: [status]}",
+            )
             ok = False
     regex = raw.get("regex")
     if regex is not None:
@@ -318,8 +333,12 @@ def _expect(check: _Check, raw: Any, path: Path) -> SmokeExpect | None:
                 raise re.error("not a string")
             re.compile(regex)
         except re.error as exc:
-            check.add((*path, "regex"), "E-SMOKE-REGEX", f"expect.regex is not a regular expression ({exc})",
-                      "Python syntax; quote it in YAML")
+            check.add(
+                (*path, "regex"),
+                "E-SMOKE-REGEX",
+                f"expect.regex is not a regular expression ({exc})",
+                "Python syntax; quote it in YAML",
+            )
             ok = False
     error = raw.get("error", False)
     if not isinstance(error, bool):
@@ -327,8 +346,7 @@ def _expect(check: _Check, raw: Any, path: Path) -> SmokeExpect | None:
         ok = False
     latency = raw.get("maxLatencyMs")
     if latency is not None and (isinstance(latency, bool) or not isinstance(latency, (int, float)) or latency <= 0):
-        check.add((*path, "maxLatencyMs"), "E-SMOKE-VALUE", "expect.maxLatencyMs must be a number above 0",
-                  "e.g. 2000")
+        check.add((*path, "maxLatencyMs"), "E-SMOKE-VALUE", "expect.maxLatencyMs must be a number above 0", "e.g. 2000")
         ok = False
     if not ok:
         return None
@@ -379,7 +397,7 @@ def evals_for(repo: ConfigRepo, env: str, *, canary: bool = False) -> list[tuple
         test = eval_test(doc)
         if test is None:
             continue
-        if (test.canary if canary else runs_in(test.environments, environment)):
+        if test.canary if canary else runs_in(test.environments, environment):
             out.append((doc, test))
     return out
 
@@ -436,8 +454,10 @@ def argument_problem(spec: Mapping[str, Any], arguments: Mapping[str, Any]) -> s
     from jsonschema import exceptions, validators
 
     function = spec.get("function")
-    schema = spec.get("body") if spec.get("type") == "apiRequest" else (
-        function.get("parameters") if isinstance(function, dict) else None
+    schema = (
+        spec.get("body")
+        if spec.get("type") == "apiRequest"
+        else (function.get("parameters") if isinstance(function, dict) else None)
     )
     if not isinstance(schema, dict):
         return None
@@ -453,24 +473,34 @@ def argument_problem(spec: Mapping[str, Any], arguments: Mapping[str, Any]) -> s
     return f"{where + ': ' if where else ''}{error.message}"
 
 
-def check_repo(repo: ConfigRepo, rendered: Mapping[str, Sequence[RenderedResource]]) -> list[Finding]:
+def check_repo(
+    repo: ConfigRepo,
+    rendered: Mapping[str, Sequence[RenderedResource]],
+    broken_files: frozenset[str] = frozenset(),
+) -> list[Finding]:
     """Every problem of the test and smoke blocks: shapes, targets (kind and slug, and present in each
     environment the test runs in), environments, smoke URLs and arguments.  ``rendered`` holds the
-    rendered resources of the environments being validated."""
+    rendered resources of the environments being validated; ``broken_files`` the files that failed
+    to load (a target named like one of them is not reported missing: that file's finding says why)."""
     findings: list[Finding] = []
     for doc in repo.documents:
         if doc.test is not None and doc.kind != EVAL:
             check = _Check(doc)
-            check.add(("test",), "E-TEST-KIND", f"a {doc.kind} cannot carry a test block",
-                      "test: belongs on Eval documents (targets name the assistants or squads to run it against)")
+            check.add(
+                ("test",),
+                "E-TEST-KIND",
+                f"a {doc.kind} cannot carry a test block",
+                "test: belongs on Eval documents (targets name the assistants or squads to run it against)",
+            )
             findings += check.findings
         if doc.smoke is not None and doc.kind != TOOL:
             check = _Check(doc)
-            check.add(("smoke",), "E-SMOKE-KIND", f"a {doc.kind} cannot carry smoke cases",
-                      "smoke: belongs on Tool documents")
+            check.add(
+                ("smoke",), "E-SMOKE-KIND", f"a {doc.kind} cannot carry smoke cases", "smoke: belongs on Tool documents"
+            )
             findings += check.findings
         if doc.kind == EVAL and doc.test is not None:
-            test, problems = _eval_test(doc, repo)
+            test, problems = _eval_test(doc, repo, broken_files)
             findings += problems
             if test is not None:
                 findings += _target_envs(repo, doc, test, rendered)

@@ -169,8 +169,7 @@ def _fence(body: str) -> str:
 def _detail(result: EvalResult | SmokeResult) -> dict[str, Any]:
     lines = eval_lines(result) if isinstance(result, EvalResult) else smoke_lines(result)
     body = "\n".join(line.removeprefix("    ") for line in lines[1:])
-    return {"summary": cell(lines[0].lstrip("✓✗! ")), "icon": ICONS[result.status], "body": body,
-            "fence": _fence(body)}
+    return {"summary": cell(lines[0].lstrip("✓✗! ")), "icon": ICONS[result.status], "body": body, "fence": _fence(body)}
 
 
 def _eval_row(result: EvalResult) -> dict[str, str]:
@@ -233,13 +232,17 @@ def render_markdown(
     }
 
     def render(rows: bool, details: int) -> str:
-        text = _environment().get_template("tests.md.j2").render(
-            eval_rows=[_eval_row(r) for r in report.evals] if rows else [],
-            smoke_rows=[_smoke_row(r) for r in report.smoke] if rows else [],
-            details=[_detail(r) for r in failing[:details]],
-            omitted=len(failing) - details if details < len(failing) else 0,
-            cut=not rows,
-            **base,
+        text = (
+            _environment()
+            .get_template("tests.md.j2")
+            .render(
+                eval_rows=[_eval_row(r) for r in report.evals] if rows else [],
+                smoke_rows=[_smoke_row(r) for r in report.smoke] if rows else [],
+                details=[_detail(r) for r in failing[:details]],
+                omitted=len(failing) - details if details < len(failing) else 0,
+                cut=not rows,
+                **base,
+            )
         )
         text = re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
         return redact.redact(text)

@@ -144,7 +144,7 @@ def run(root: Path, envs: list[str] | None = None, base: str | None = None) -> V
         result.findings.extend(rules.run_env_rules(repo, repo.environments[name], resources, broken))
     from ci_deployer.config import behaviour
 
-    result.findings.extend(behaviour.check_repo(repo, rendered))  # test: and smoke: blocks
+    result.findings.extend(behaviour.check_repo(repo, rendered, broken))  # test: and smoke: blocks
     if base:
         from ci_deployer.validate import compat
 
