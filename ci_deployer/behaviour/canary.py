@@ -150,5 +150,6 @@ def rollback(
     from ci_deployer.engine.operations import ApplyOptions
     from ci_deployer.engine.operations import rollback as restore
 
-    options = ApplyOptions(out_dir=out_dir, allow_deletes=True, progress=progress, cancel=cancel)
+    said = (lambda line: progress(f"canary rollback: {line}")) if progress is not None else None
+    options = ApplyOptions(out_dir=out_dir, allow_deletes=True, progress=said, cancel=cancel)
     return restore(session, backup, options)

@@ -227,8 +227,9 @@ def _eval_jobs(
                 job.problem = redact.redact(error.message)
                 continue
             job.body = body
-    for job in jobs:
-        warnings.extend(n for n in job.notes if n not in warnings)
+    for note in [n for job in jobs for n in job.notes] + inline.notes:
+        if note not in warnings:
+            warnings.append(note)
     return jobs
 
 
@@ -266,12 +267,18 @@ def _target(
 
 
 class _Inline:
-    """Transient payloads: the config's resources as create payloads, ids of the env where it has them."""
+    """Transient payloads: the config's resources as create payloads, ids of the env where it has them.
+
+    Where a payload names an assistant the env does not have yet (a handoff destination, a squad
+    member's transfer destination), the reference becomes ``assistantName`` — the assistant's rendered
+    name, which Vapi also accepts — rather than a nested copy: destinations may point back at the
+    assistant under test, and a transient run tests that assistant, not the whole graph."""
 
     def __init__(self, session: Session, ctx: PlanContext) -> None:
         self.session = session
         self.ids = ctx.ids
         self.desired = {res.key: res for res in session.desired}
+        self.notes: list[str] = []
 
     def _resource(self, kind: str, slug: str) -> DesiredResource:
         res = self.desired.get(f"{kind}/{slug}")
@@ -289,19 +296,33 @@ class _Inline:
 
     def _resolve(self, data: Any) -> Any:
         if isinstance(data, dict):
-            return {key: self._resolve(value) for key, value in data.items()}
+            out: dict[str, Any] = {}
+            for key, value in data.items():
+                parsed = parse_ref_token(value) if key == "assistantId" else None
+                if parsed is not None and parsed[0] == "Assistant" and self.ids.get(str(value)) is None:
+                    out["assistantName"] = self._name_of(parsed[1])
+                else:
+                    out[key] = self._resolve(value)
+            return out
         if isinstance(data, list):
             return [self._resolve(value) for value in data]
         parsed = parse_ref_token(data)
         return self._id(*parsed) if parsed is not None else data
 
-    def payload(self, res: DesiredResource) -> dict[str, Any]:
-        """``res``'s spec with ids for its references and values for its secrets."""
-        resolved: dict[str, Any] = substitute(self._resolve(res.spec), self.session.resolver)
+    def _name_of(self, slug: str) -> str:
+        res = self._resource("Assistant", slug)
+        note = f"assistant/{slug} is not applied in {self.session.env}: destinations name it (assistantName)"
+        if note not in self.notes:
+            self.notes.append(note)
+        return res.name or slug
+
+    def _secrets(self, payload: Any) -> dict[str, Any]:
+        resolved: dict[str, Any] = substitute(payload, self.session.resolver)
         return resolved
 
-    def tool(self, slug: str) -> dict[str, Any]:
-        return self.payload(self._resource("Tool", slug))
+    def payload(self, res: DesiredResource) -> dict[str, Any]:
+        """``res``'s spec with ids for its references and values for its secrets."""
+        return self._secrets(self._resolve(res.spec))
 
     def assistant(self, slug: str) -> dict[str, Any]:
         """An assistant as a create payload: tools it uses by their live id, or inline in
@@ -317,7 +338,7 @@ class _Inline:
             if parsed is None or self.ids.get(str(token)) is not None or parsed[0] != "Tool":
                 tool_ids.append(token)
             else:
-                inline_tools.append(self._resolve(self._resource("Tool", parsed[1]).spec))
+                inline_tools.append(self._resource("Tool", parsed[1]).spec)
         if "toolIds" in model:
             model["toolIds"] = tool_ids
             if not tool_ids:
@@ -329,13 +350,9 @@ class _Inline:
         plan = spec.get("artifactPlan")
         if isinstance(plan, dict) and plan.get("structuredOutputIds"):
             kept = [t for t in plan["structuredOutputIds"] if self.ids.get(str(t)) is not None]
-            spec["artifactPlan"] = (
-                {**plan, "structuredOutputIds": kept}
-                if kept
-                else {k: v for k, v in plan.items() if k != "structuredOutputIds"}
-            )
-        resolved: dict[str, Any] = substitute(self._resolve(spec), self.session.resolver)
-        return resolved
+            rest = {k: v for k, v in plan.items() if k != "structuredOutputIds"}
+            spec["artifactPlan"] = {**rest, "structuredOutputIds": kept} if kept else rest
+        return self._secrets(self._resolve(spec))
 
     def squad(self, slug: str) -> dict[str, Any]:
         """A squad as a create payload, every member's assistant inline (the config's version)."""
@@ -351,5 +368,4 @@ class _Inline:
             else:
                 members.append(member)
         spec["members"] = members
-        resolved: dict[str, Any] = substitute(self._resolve(spec), self.session.resolver)
-        return resolved
+        return self._secrets(self._resolve(spec))
