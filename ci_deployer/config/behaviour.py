@@ -489,14 +489,14 @@ def check_repo(
             check.add(
                 ("test",),
                 "E-TEST-KIND",
-                f"a {doc.kind} cannot carry a test block",
+                f"{doc.kind} documents cannot carry a test block",
                 "test: belongs on Eval documents (targets name the assistants or squads to run it against)",
             )
             findings += check.findings
         if doc.smoke is not None and doc.kind != TOOL:
             check = _Check(doc)
             check.add(
-                ("smoke",), "E-SMOKE-KIND", f"a {doc.kind} cannot carry smoke cases", "smoke: belongs on Tool documents"
+                ("smoke",), "E-SMOKE-KIND", f"{doc.kind} documents cannot carry smoke cases", "smoke: belongs on Tool documents"
             )
             findings += check.findings
         if doc.kind == EVAL and doc.test is not None:
