@@ -496,7 +496,10 @@ def check_repo(
         if doc.smoke is not None and doc.kind != TOOL:
             check = _Check(doc)
             check.add(
-                ("smoke",), "E-SMOKE-KIND", f"{doc.kind} documents cannot carry smoke cases", "smoke: belongs on Tool documents"
+                ("smoke",),
+                "E-SMOKE-KIND",
+                f"{doc.kind} documents cannot carry smoke cases",
+                "smoke: belongs on Tool documents",
             )
             findings += check.findings
         if doc.kind == EVAL and doc.test is not None:
