@@ -376,3 +376,20 @@ def test_a_failing_canary_after_a_prod_apply_rolls_back_and_records_it(
         == {r["slug"]: r for r in before["resources"]}["order-agent"]["desired"]["firstMessage"]
     )
     assert_no_secret_anywhere(tested, github, fake_results)
+
+
+def test_without_the_envs_api_key_tests_are_not_run_and_nothing_claims_they_passed(
+    tested: Run,
+    github: FakeGitHub,  # noqa: F811
+    orders: Orders,
+) -> None:
+    environments = ENVIRONMENTS.format(url=orders.url).replace(
+        "uat: {org: acme-uat, api: {url: embedded}}",
+        "uat: {org: acme-uat, api: {url: https://api.vapi.ai, token: secrets://VAPI_TOKEN_UAT}}",
+    )
+    (tested.config / "environments.yaml").write_text(environments, encoding="utf-8")
+    assert run_action(tested) == 0, tested.stdout.getvalue()
+    assert tested.outputs["summary"] == "uat: tests not run: no API key for uat in this job"
+    assert "::warning::uat: tests not run: no API key for uat in this job" in tested.stdout.getvalue()
+    assert github.statuses == [] and github.writes() == []
+    assert "### ➖ ci-deployer test for `uat`" in tested.summary
