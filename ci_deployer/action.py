@@ -621,6 +621,7 @@ class ActionRun:
             from ci_deployer.report.tests import render_github
 
             self.out.echo(render_github(outcome.report, prefix=self.prefix))
+        if outcome.ran:
             self.out.echo(outcome.summary())
         return outcome
 
@@ -676,6 +677,8 @@ class ActionRun:
         else:
             description = "done"
         self.set_status("apply", self.settings.sha, "success" if ok else "failure", description)
+        if canary is not None and canary.run_error is not None:
+            self.out.append_summary(f"### ❌ Canary: {canary.summary()}\n")
         if canary is not None and canary.report is not None:
             from ci_deployer.report.tests import render_markdown
 

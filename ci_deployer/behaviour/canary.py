@@ -45,17 +45,25 @@ class CanaryOutcome:
     rolled_back: ApplyResult | None = None
     rollback_dir: Path | None = None
     rollback_error: DeployerError | None = None
+    run_error: DeployerError | None = None  # the canary could not run at all (the org unreachable…)
 
     @property
     def ran(self) -> bool:
-        return self.report is not None
+        return self.report is not None or self.run_error is not None
 
     @property
     def failed(self) -> bool:
-        return self.report is not None and not self.report.ok
+        return self.run_error is not None or (self.report is not None and not self.report.ok)
 
     def summary(self) -> str:
         """One sentence: what the canary found and what happened to the env."""
+        if self.run_error is not None:
+            # Not rolled back: nothing shows the new config is wrong, and a restore would most likely
+            # meet the same outage.
+            return (
+                f"the canary could not run in {self.env} after the apply ({self.run_error.message}); "
+                f"{self.env} keeps the new config"
+            )
         if self.report is None:
             return "no canary evals"
         if self.report.ok:
@@ -71,7 +79,9 @@ class CanaryOutcome:
     def error(self) -> CanaryFailed:
         """The failure of the step (``canary-failed``)."""
         where = f" Rollback files: {self.rollback_dir}." if self.rollback_dir else ""
-        if self.rolled_back is not None:
+        if self.run_error is not None:
+            hint = f"run `ci-deployer test --env {self.env} --canary` once the org answers"
+        elif self.rolled_back is not None:
             hint = "the env is back on its before-snapshot: fix the config (see the failing checkpoints), apply again"
         elif self.rollback_error is not None:
             hint = f"restore it by hand: `ci-deployer rollback --env {self.env} --snapshot <backup-before.json>`"
@@ -105,7 +115,13 @@ def after_apply(
     outcome = CanaryOutcome(session.env, rollback_on_failure=bool(protection and protection.canary_rollback))
     if not has_canary(session):
         return outcome
-    report = run_tests(session, replace(options, canary=True, transient=False, only=()))
+    try:
+        report = run_tests(session, replace(options, canary=True, transient=False, only=()))
+    except DeployerError as error:
+        outcome.run_error = error
+        with AuditLog(out_dir / LOG_FILE) as audit:
+            audit.event("canary", outcome="error", failureReason=error.failure_reason, message=str(error))
+        return outcome
     outcome.report = report
     (out_dir / RESULTS_FILE).write_text(redact.redact(report.to_json()), encoding="utf-8")
     session.state.save_tests(session.env, report.to_dict())

@@ -108,11 +108,11 @@ def print_result(result: ApplyResult, fmt: str, out_dir: Path, canary: CanaryOut
     if fmt == "json":
         data = result.to_dict()
         data["artifactsDir"] = str(out_dir)
-        if canary is not None and canary.report is not None:
+        if canary is not None and canary.ran:
             data["canary"] = {
-                "ok": canary.report.ok,
+                "ok": not canary.failed,
                 "summary": canary.summary(),
-                "results": canary.report.to_dict(),
+                "results": canary.report.to_dict() if canary.report is not None else None,
                 "rolledBack": canary.rolled_back is not None,
                 "rollbackDir": str(canary.rollback_dir) if canary.rollback_dir else None,
             }
@@ -125,10 +125,11 @@ def print_result(result: ApplyResult, fmt: str, out_dir: Path, canary: CanaryOut
         f"Applied to {result.env}: {counts['ok']} write(s) ok, {counts['failed']} failed, "
         f"{counts['skipped']} not attempted. Plan hash {result.plan_hash}.\nArtifacts: {out_dir}\n"
     )
-    if canary is not None and canary.report is not None:
+    if canary is not None and canary.ran:
         from ci_deployer.report.tests import render_text
 
-        sys.stdout.write(render_text(canary.report))
+        if canary.report is not None:
+            sys.stdout.write(render_text(canary.report))
         sys.stdout.write(canary.summary() + "\n")
 
 

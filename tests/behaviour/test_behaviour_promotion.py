@@ -198,3 +198,26 @@ def test_without_rollback_on_failure_prod_keeps_the_new_config_and_the_step_fail
     assert "set protection.canary.rollbackOnFailure: true to restore automatically" in err
     assert live_assistant(served)["firstMessage"] == "Welcome!"
     assert served.list("prod", "/eval") == []
+
+
+def test_a_canary_that_cannot_run_fails_the_step_without_rolling_back(
+    served: Served, tool_server: ToolServer, cli_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ci_deployer.behaviour.canary import after_apply
+    from ci_deployer.behaviour.runner import TestOptions
+
+    root = write_repo(tmp_path / "platform", served.url, tool_server.url, promotes=False)
+    out = tmp_path / "runs" / "1"
+    assert apply(root, "prod", "--out-dir", str(out)) == 0
+    monkeypatch.setenv("VAPI_TOKEN_PROD", "tok-revoked-0123456789")  # the org now refuses the key (401)
+    with compose.open_session(Settings.from_environ(os.environ), root, "prod") as session:
+        outcome = after_apply(session, out, TestOptions())
+    assert outcome.failed and outcome.report is None and outcome.rolled_back is None
+    assert outcome.summary().startswith("the canary could not run in prod after the apply (GET /")
+    assert outcome.summary().endswith("prod keeps the new config")
+    error = outcome.error()
+    assert error.failure_reason == "canary-failed"
+    assert error.hint == "run `ci-deployer test --env prod --canary` once the org answers"
+    last = json.loads((out / "apply-log.jsonl").read_text().splitlines()[-1])
+    assert (last["event"], last["outcome"], last["failureReason"]) == ("canary", "error", "api-error")
+    assert live_assistant(served)["firstMessage"] == GREETING
