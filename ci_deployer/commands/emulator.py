@@ -42,6 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     serve.add_argument("--reset-rate", type=float, default=0, metavar="F", help="share of connections reset (0..1)")
     serve.add_argument("--seed", type=int, default=None, help="seed for the fault RNG (reproducible runs)")
+    serve.add_argument(
+        "--eval-run-polls",
+        type=int,
+        default=0,
+        metavar="N",
+        help="eval runs answer `queued`, then `running` to N polls before they end (default 0: at once)",
+    )
 
 
 def _orgs(specs: list[str]) -> list[tuple[str, str]]:
@@ -80,7 +87,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         seed=args.seed,
     )
     orgs = _orgs(args.org)
-    emulator = Emulator(args.data, faults=faults)
+    if args.eval_run_polls < 0:
+        raise DeployerError("--eval-run-polls must be 0 or more", hint="0 ends every eval run at once")
+    emulator = Emulator(args.data, faults=faults, eval_run_polls=args.eval_run_polls)
     if not orgs:
         orgs = [DEFAULT_ORG]
         print(f"no --org given: created org '{DEFAULT_ORG[0]}' with token '{DEFAULT_ORG[1]}' (local use only)")

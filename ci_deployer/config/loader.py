@@ -14,7 +14,9 @@ Envelope rules checked here (the spec itself is validated later, against the sch
 ``apiVersion: ci-deployer/v1``; ``kind`` one of :data:`ci_deployer.platform.kinds.DOCUMENT_KINDS`;
 ``metadata.name`` a slug (``[a-z0-9][a-z0-9-]*``, ≤ 40 ASCII characters); ``previousNames`` slugs;
 ``labels`` a map of strings; ``environments`` names from environments.yaml; ``policies`` a list of
-Policy names that exist; ``spec`` a map; no other top-level or metadata keys.
+Policy names that exist; ``spec`` a map; no other top-level or metadata keys, except the behavioural
+tests' ``test`` (Eval) and ``smoke`` (Tool) blocks, kept as written and checked by
+:mod:`ci_deployer.config.behaviour`.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ ENVIRONMENTS_FILE = "environments.yaml"
 SUFFIXES = (".yaml", ".yml", ".json")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 SLUG_MAX = 40
-TOP_KEYS = ("apiVersion", "kind", "metadata", "policies", "spec")
+TOP_KEYS = ("apiVersion", "kind", "metadata", "policies", "spec", "test", "smoke")
 METADATA_KEYS = ("name", "previousNames", "description", "labels", "environments")
 
 
@@ -245,7 +247,8 @@ def _envelope(
                 (key,),
                 "E-DOC-UNKNOWN-KEY",
                 f"unknown top-level key {key!r}{did_you_mean(str(key), TOP_KEYS)}",
-                "a document has apiVersion, kind, metadata, policies and spec; Vapi fields go under spec",
+                "a document has apiVersion, kind, metadata, policies and spec (plus test on an Eval, "
+                "smoke on a Tool); Vapi fields go under spec",
             )
     metadata = _metadata(check, data.get("metadata"), environments)
     policies: list[str] = []
@@ -276,7 +279,14 @@ def _envelope(
     if check.fatal or metadata is None or not isinstance(kind, str) or not isinstance(spec, dict):
         return None
     return Document(
-        kind=kind, metadata=metadata, policies=policies, spec=spec, file=rel, positions=dict(parsed.positions)
+        kind=kind,
+        metadata=metadata,
+        policies=policies,
+        spec=spec,
+        file=rel,
+        positions=dict(parsed.positions),
+        test=data.get("test"),
+        smoke=data.get("smoke"),
     )
 
 

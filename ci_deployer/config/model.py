@@ -55,6 +55,8 @@ class Protection:
     ticket: TicketRule | None = None
     plan_against: PlanAgainst = "snapshot"
     monitoring: list[dict[str, Any]] = field(default_factory=list)
+    # protection.canary.rollbackOnFailure: a failing canary eval restores the before-snapshot
+    canary_rollback: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -114,6 +116,9 @@ class Document:
     spec: dict[str, Any]
     file: str  # relative to the config root
     positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    # Behavioural tests, as written (parsed and checked by ci_deployer.config.behaviour):
+    test: Any = None  # Eval: the `test:` block (targets, environments, canary)
+    smoke: Any = None  # Tool: the `smoke:` cases
 
     @property
     def slug(self) -> str:

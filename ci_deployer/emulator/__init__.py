@@ -13,7 +13,10 @@ It answers like Vapi (facts from Vapi's OpenAPI spec and VapiAI/gitops; see the 
   missing or unknown bearer token (each token reaches one org);
 - a generated ``knowledgeBase`` search tool per knowledge base; BYO phone numbers only;
 - server defaults on create (:data:`ci_deployer.emulator.rules.SERVER_DEFAULTS`);
-- a deterministic scripted responder for /chat and /eval/run (:mod:`ci_deployer.emulator.responder`);
+- a deterministic scripted responder for /chat and /eval/run (:mod:`ci_deployer.emulator.responder`:
+  the reply is derived from the assistant's tools, first message and system prompt, so tests can pass
+  and fail on purpose), inline (transient) eval-run targets and evals validated like creates, and
+  optionally asynchronous eval runs (``Emulator(eval_run_polls=N)``: ``queued``, N × ``running``, ``ended``);
 - switchable faults (:class:`Faults`) and a request log (:class:`LoggedRequest`).
 
 Documented approximations: deleting a tool referenced by any assistant (``model.toolIds`` /

@@ -116,8 +116,15 @@ class Emulator:
     ``faults`` may be changed at any time; ``request_log`` lists every request seen, in order.
     """
 
-    def __init__(self, data_dir: Path | None = None, *, faults: Faults | None = None) -> None:
+    def __init__(
+        self, data_dir: Path | None = None, *, faults: Faults | None = None, eval_run_polls: int = 0
+    ) -> None:
         self.faults = faults if faults is not None else Faults()
+        # How many GETs of a new eval run answer `running` before it ends (Vapi runs evals
+        # asynchronously: POST /eval/run answers `queued`, GET /eval/run/{id} until `ended`).  0 ends
+        # it at once (the POST answers the ended run); a huge number makes runs that never end.
+        self.eval_run_polls = eval_run_polls
+        self._pending_runs: dict[tuple[str, str], list[Any]] = {}  # (org, run id) → [GETs left, final run]
         self.request_log: list[LoggedRequest] = []
         self._lock = threading.RLock()
         self._storage = Storage(data_dir)
@@ -279,6 +286,8 @@ class Emulator:
                 return 201, self._create(org, collection, _json_body(raw))
             raise cannot
         resource_id = rest[0]
+        if method == "GET" and collection.name == "eval-run":
+            self._advance_run(org, resource_id)
         if method == "GET":
             return 200, copy.deepcopy(self._get(org, collection, resource_id).obj)
         if method == "PATCH" and collection.name not in ("eval-run", "chat"):
@@ -590,20 +599,35 @@ class Emulator:
     # --- runners -----------------------------------------------------------------------------------
 
     def _target_assistant(self, org: Org, assistant_id: Any, squad_id: Any, inline: Any, field: str) -> dict[str, Any]:
+        """The assistant that answers: an inline one, a saved one, or a squad's first member."""
         if isinstance(inline, dict):
             return inline
         if squad_id is not None:
             squad = org.collection("squad").get(str(squad_id))
             if squad is None:
                 raise bad_request([f"{field}squadId Squad {squad_id!r} not found"])
-            member = (squad.obj.get("members") or [{}])[0]
-            if isinstance(member.get("assistant"), dict):
-                return dict(member["assistant"])
-            assistant_id = member.get("assistantId")
+            return self._first_member(org, squad.obj, field)
         record = org.collection("assistant").get(str(assistant_id))
         if record is None:
             raise bad_request([f"{field}assistantId Assistant {assistant_id!r} not found"])
         return record.obj
+
+    def _first_member(self, org: Org, squad: dict[str, Any], field: str) -> dict[str, Any]:
+        """A squad (saved or inline) answers with its first member, inline or by id."""
+        member = (squad.get("members") or [{}])[0]
+        if isinstance(member.get("assistant"), dict):
+            return dict(member["assistant"])
+        return self._target_assistant(org, member.get("assistantId"), None, None, f"{field}members.0.")
+
+    def _inline_messages(self, org: Org, kind_name: str, body: Any, field: str) -> list[str]:
+        """400 messages for an inline (transient) resource: the same schemas and references as a create."""
+        if not isinstance(body, dict):
+            return [f"{field} must be an object"]
+        kind = KINDS[kind_name]
+        messages = validate(kind, body, "create")
+        if not messages:
+            messages = reference_messages(kind, body, lambda k, i: self._exists(org, k, i))
+        return [f"{field}.{m}" for m in messages]
 
     def _tool_lookup(self, org: Org) -> Callable[[str], dict[str, Any] | None]:
         tools = org.collection("tool")
@@ -630,10 +654,12 @@ class Emulator:
             raise bad_request(errors)
         source = body if targets else (previous.obj if previous else {})
         squad = source.get("squad")
-        inline = source.get("assistant")
-        if inline is None and isinstance(squad, dict):
-            inline = (squad.get("members") or [{}])[0].get("assistant")
-        assistant = self._target_assistant(org, source.get("assistantId"), source.get("squadId"), inline, "")
+        if isinstance(squad, dict):
+            assistant = self._first_member(org, squad, "squad.")
+        else:
+            assistant = self._target_assistant(
+                org, source.get("assistantId"), source.get("squadId"), source.get("assistant"), ""
+            )
         history: list[dict[str, Any]] = []
         if previous is not None:
             history = copy.deepcopy((previous.obj.get("messages") or []) + (previous.obj.get("output") or []))
@@ -667,17 +693,26 @@ class Emulator:
                 the_eval = record.obj
         if not isinstance(the_eval, dict) or not isinstance(the_eval.get("messages"), list):
             errors.append("eval or evalId must be given (an eval with messages)")
+        elif body.get("evalId") is None:
+            errors += self._inline_messages(org, "Eval", the_eval, "eval")  # a transient eval: CreateEvalDTO
+        if isinstance(target, dict):
+            for key, kind_name in (("assistant", "Assistant"), ("squad", "Squad")):
+                if target.get(key) is not None:  # a transient target: CreateAssistantDTO / CreateSquadDTO
+                    errors += self._inline_messages(org, kind_name, target[key], f"target.{key}")
         if errors:
             raise bad_request(errors)
         assert isinstance(target, dict) and isinstance(the_eval, dict)
-        if target["type"] == "squad":
-            assistant = self._target_assistant(org, None, target.get("squadId"), target.get("squad"), "target.")
+        if target["type"] == "squad" and isinstance(target.get("squad"), dict):
+            assistant = self._first_member(org, target["squad"], "target.squad.")
+        elif target["type"] == "squad":
+            assistant = self._target_assistant(org, None, target.get("squadId"), None, "target.")
         else:
             assistant = self._target_assistant(org, target.get("assistantId"), None, target.get("assistant"), "target.")
         names = responder.tool_names(assistant, self._tool_lookup(org))
         started = format_ms(org.last_ms + 1)
         transcript: list[dict[str, Any]] = []
         user_text = ""
+        tool_result: str | None = None  # a mocked tool answer the next reply relays
         turns = 0
         failed = False
         for message in the_eval["messages"]:
@@ -685,7 +720,10 @@ class Emulator:
                 continue
             role = message.get("role")
             if role == "assistant" and isinstance(message.get("judgePlan"), dict):
-                answer = responder.reply(assistant, names, user_text, turns)
+                if tool_result is not None:
+                    answer = responder.relay(tool_result)
+                else:
+                    answer = responder.reply(assistant, names, user_text, turns)
                 reason = responder.judge(message["judgePlan"], answer)
                 failed = failed or reason is not None
                 answer["judge"] = {"status": "fail" if reason else "pass"}
@@ -693,11 +731,19 @@ class Emulator:
                     answer["judge"]["failureReason"] = reason
                 transcript.append(answer)
                 turns += 1
+                tool_result = None
+                override = (message.get("continuePlan") or {}) if isinstance(message.get("continuePlan"), dict) else {}
+                if reason and override.get("exitOnFailureEnabled"):
+                    break  # AssistantMessageEvaluationContinuePlan: stop at the first failure
                 continue
             if role == "user":
                 user_text = str(message.get("content") or "")
+                tool_result = None
+            elif role == "tool":
+                tool_result = str(message.get("content") or "")
             elif role == "assistant":
                 turns += 1  # a mocked assistant turn: the assistant has spoken
+                tool_result = None
             transcript.append(copy.deepcopy(message))
         run: dict[str, Any] = {
             "type": "eval",
@@ -716,8 +762,25 @@ class Emulator:
         obj["startedAt"] = obj["results"][0]["startedAt"] = started
         obj["endedAt"] = obj["results"][0]["endedAt"] = obj["createdAt"]
         record = org.collection("eval-run")[obj["id"]]
+        if self.eval_run_polls > 0:
+            # Queued now; GET /eval/run/{id} reveals the (already judged) run after that many polls.
+            self._pending_runs[(org.name, obj["id"])] = [self.eval_run_polls, copy.deepcopy(obj)]
+            obj = {k: v for k, v in obj.items() if k not in ("endedReason", "endedAt", "results")}
+            obj.update(status="queued", results=[])
         self._storage.put(org, "eval-run", Record(obj, record.created_ms, record.updated_ms))
         return copy.deepcopy(obj)
+
+    def _advance_run(self, org: Org, run_id: str) -> None:
+        """One GET of a pending eval run: ``running`` until its polls are used up, then the ended run."""
+        pending = self._pending_runs.get((org.name, run_id))
+        record = org.collection("eval-run").get(run_id)
+        if pending is None or record is None:
+            return
+        pending[0] -= 1
+        obj = pending[1] if pending[0] < 0 else {**record.obj, "status": "running"}
+        if pending[0] < 0:
+            del self._pending_runs[(org.name, run_id)]
+        self._storage.put(org, "eval-run", Record(obj, record.created_ms, record.updated_ms))
 
 
 # --- helpers ---------------------------------------------------------------------------------------
