@@ -89,7 +89,7 @@ def trial(rng: random.Random, tmp: Path) -> tuple[str, bool, str]:
     after = rng.randint(1, total - 2)
     emulator = Emulator(faults=Faults(latency_ms=40, only_methods=frozenset({"POST", "PATCH"})))
     emulator.add_org("acme", TOKEN)
-    env = {**os.environ, "VAPI_TOKEN": TOKEN}
+    env = {**os.environ, "VAPI_TOKEN": TOKEN, "RUNNER_TEMP": os.environ.get("BENCH_CRASH_DIR", tempfile.gettempdir())}
     where = "protected" if protected else "open"
     label = f"{sig.name:7} {where:9} after {after:3} writes" + (" fresh runner" if fresh_runner else "")
     with serve(emulator) as handle:
@@ -130,7 +130,10 @@ def trial(rng: random.Random, tmp: Path) -> tuple[str, bool, str]:
         )
         empty = plan.returncode == 0 and not json.loads(plan.stdout)["hasChanges"]
         ok = rerun.returncode == 0 and duplicates == 0 and seen["/tool"] == TOOLS + 1 and empty
-        return label, ok, f"rerun exit {rerun.returncode}, {duplicates} duplicates, next plan empty: {empty}"
+        detail = f"rerun exit {rerun.returncode}, {duplicates} duplicates, next plan empty: {empty}"
+        if rerun.returncode:
+            detail += "\n      " + rerun.stderr.strip().splitlines()[-1]
+        return label, ok, detail
 
 
 def main() -> int:
