@@ -437,39 +437,36 @@ def _plan_kb(
         if sha not in want_shas:
             ops.detach.extend(str(a["fileId"]) for a in atts)
 
+    # What a reviewer reads follows what happens: a path is "add"ed when its content gets attached,
+    # "change"d when it now holds other content, "remove"d when its content gets detached; a path
+    # that only moved (the same content under another name) changes nothing in Vapi and is not shown.
     entries: list[dict[str, Any]] = []
-    if record:
-        for path, sha in sorted(record.items()):
-            if path in want and want[path].sha256 == sha and sha not in attached:
+    detached = {sha for sha in attached if sha not in want_shas}
+    for path in sorted(set(want) | set(record)):
+        new, old = want.get(path), record.get(path)
+        if new is not None and old is not None and old != new.sha256:
+            entries.append(_changed(p, plan, new, old))
+        elif new is not None and new.sha256 in ops.attach:
+            again = old == new.sha256
+            if again:
                 p.warnings.append(
                     f"{KB}/{slug}: {path} was detached (or its file deleted) outside ci-deployer: it is attached again"
                 )
-    for path in sorted(set(want) | set(record)):
-        new, old = want.get(path), record.get(path)
-        if new is not None and old == new.sha256:
-            if new.sha256 not in attached:
-                entries.append(_entry(plan, "add", new, note="attached again: it was detached outside ci-deployer"))
-            continue
-        if new is not None and old is not None:
-            entries.append(_changed(p, plan, new, old))
-        elif new is not None:
-            if new.sha256 in attached and not record:
-                continue  # already attached (an exported or adopted base): nothing to do
-            entries.append(_entry(plan, "add", new))
-        elif old is not None:
-            still = sorted(q for q, d in want.items() if d.sha256 == old)
-            note = f"the same content stays listed as {', '.join(still)}" if still else ""
-            entry: dict[str, Any] = {"path": path, "op": "remove", "sha256": old}
-            if note:
-                entry["note"] = note
-            entries.append(entry)
-    for key, atts in sorted(attached.items()):
-        if key.startswith("id:"):
-            for att in atts:
-                name = att.get("fileName") or key[3:]
-                entries.append(
-                    {"path": str(name), "op": "remove", "id": key[3:], "note": "attached outside ci-deployer: detached"}
-                )
+            entries.append(
+                _entry(plan, "add", new, note="detached outside ci-deployer: attached again" if again else "")
+            )
+        elif new is None and old is not None and old in detached:
+            entries.append({"path": path, "op": "remove", "sha256": old})
+            detached.discard(old)
+    for key in sorted(detached):
+        for att in attached[key]:
+            if key.startswith("id:"):
+                name = str(att.get("fileName") or key[3:])
+                entries.append({"path": name, "op": "remove", "id": key[3:], "note": "attached outside ci-deployer"})
+            else:
+                obj = p.index.objs.get(str(att.get("fileId")), {})
+                name = str(owner_meta(obj).get("path") or obj.get("name") or att.get("fileId"))
+                entries.append({"path": name, "op": "remove", "sha256": key})
     return entries, ops
 
 
