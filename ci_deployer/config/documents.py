@@ -72,6 +72,7 @@ class DocumentFile:
     size: int
     mimetype: str
     text: bool
+    revision: str | None = None  # read from this git revision, not the working tree (a rollback)
 
     @property
     def name(self) -> str:
@@ -205,6 +206,16 @@ class DocumentReader:
 
     def content(self, doc: DocumentFile) -> bytes:
         """The bytes to upload, read again; :class:`DocumentProblem` when the file changed since it was planned."""
+        if doc.revision is not None:
+            found = self.bytes_at(doc.revision, doc.path, doc.sha256)
+            if found is None:
+                raise DocumentProblem(
+                    "E-DOCUMENT-GONE",
+                    f"document {doc.path} (sha256:{doc.sha256[:12]}) is neither in the org nor in git at "
+                    f"{doc.revision[:12]}",
+                    "it cannot be restored: list the document again with its content, then apply",
+                )
+            return found
         real, _ = self._resolve(doc.path)
         try:
             data = real.read_bytes()
@@ -223,6 +234,16 @@ class DocumentReader:
     def text_at(self, revision: str, path: str, sha256: str) -> str | None:
         """The text ``path`` had at git ``revision`` when its hash is ``sha256`` (for a plan's diff),
         else ``None`` (no git, another repository, the content differs, or not UTF-8)."""
+        data = self.bytes_at(revision, path, sha256)
+        if data is None:
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+    def bytes_at(self, revision: str, path: str, sha256: str) -> bytes | None:
+        """The bytes ``path`` had at git ``revision`` when they hash to ``sha256``, else ``None``."""
         try:
             prefix = subprocess.run(
                 ["git", "rev-parse", "--show-prefix"],
@@ -243,13 +264,10 @@ class DocumentReader:
             )
         except (OSError, subprocess.SubprocessError):
             return None
-        data = shown.stdout
+        data: bytes = shown.stdout
         if shown.returncode != 0 or hashlib.sha256(data).hexdigest() != sha256:
             return None
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
+        return data
 
     def current_text(self, doc: DocumentFile) -> str | None:
         """The text of a text document as it is now (``None`` for binaries or undecodable bytes)."""

@@ -446,6 +446,7 @@ def _plan_kb(
         new, old = want.get(path), record.get(path)
         if new is not None and old is not None and old != new.sha256:
             entries.append(_changed(p, plan, new, old))
+            detached.discard(old)
         elif new is not None and new.sha256 in ops.attach:
             again = old == new.sha256
             if again:
@@ -864,10 +865,10 @@ def _recorded_files_of(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {str(sha): info for sha, info in files.items() if isinstance(info, dict)}
 
 
-def desired_documents(section: Mapping[str, Any], slug: str) -> list[DocumentFile] | None:
+def desired_documents(section: Mapping[str, Any], slug: str, revision: str | None) -> list[DocumentFile] | None:
     """A snapshot's record of a base's documents as desired ones (rollback): the recorded hashes,
-    reused where the org still holds them, uploaded again from the config folder when its file at
-    that path still has those bytes."""
+    reused where the org still holds them, uploaded again from git at ``revision`` (the snapshot's
+    sha) where it does not."""
     kbs = section.get("knowledgeBases") or {}
     record = kbs.get(slug)
     if not isinstance(record, dict):
@@ -879,5 +880,5 @@ def desired_documents(section: Mapping[str, Any], slug: str) -> list[DocumentFil
     for path, sha in sorted(record.items()):
         kind = file_type(str(path)) or ("application/octet-stream", False)
         size = files.get(str(sha), {}).get("bytes")
-        out.append(DocumentFile(str(path), str(sha), int(size or 0), kind[0], kind[1]))
+        out.append(DocumentFile(str(path), str(sha), int(size or 0), kind[0], kind[1], revision))
     return out

@@ -236,7 +236,7 @@ def desired_from_snapshot(snap: Snapshot) -> list[DesiredResource]:
         labels: dict[str, str] = {}
         res = DesiredResource(rec.kind, rec.slug, rec.desired, secrets=secrets, labels=labels)
         if rec.kind == "KnowledgeBase":  # its documents as recorded (engine/documents.py)
-            res.documents = desired_documents(snap.documents, rec.slug)
+            res.documents = desired_documents(snap.documents, rec.slug, snap.sha)
             res.files = list(res.documents or [])
         out.append(res)
     return out
