@@ -275,14 +275,24 @@ class VapiClient:
         request = self._http.build_request("GET", url.removeprefix(self.base_url) if own else url)
         if not own:
             request.headers.pop("Authorization", None)
+        chunks: list[bytes] = []
         try:
             with self.limiter.slot():
-                response = self._http.send(request)
+                response = self._http.send(request, stream=True)
+                try:
+                    if response.status_code != 200:
+                        return None
+                    size = 0
+                    for chunk in response.iter_bytes():
+                        size += len(chunk)
+                        if size > limit:  # read no further than the cap: a document is at most `limit` bytes
+                            return None
+                        chunks.append(chunk)
+                finally:
+                    response.close()
         except httpx.HTTPError:
             return None
-        if response.status_code != 200 or len(response.content) > limit:
-            return None
-        return response.content
+        return b"".join(chunks)
 
     def files(self, purpose: str | None = None) -> builtins.list[dict[str, Any]]:
         """Every uploaded file (optionally of one ``purpose``), all pages."""

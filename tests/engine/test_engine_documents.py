@@ -429,3 +429,78 @@ def test_rollback_restores_the_documents_a_snapshot_recorded_from_git(
         next(f["url"] for f in live_files(org) if f["metadata"]["ciDeployer"]["path"] == "knowledge/returns/policy.md")
     )
     assert content.content == b"# Returns\nWithin 30 days.\n"  # the bytes of the commit the snapshot recorded
+
+
+def test_one_content_is_one_upload_attached_wherever_it_is_listed(
+    repo: Path, org: Org, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "knowledge" / "copy-of-policy.md").write_text("# Returns\nWithin 30 days.\n", encoding="utf-8")
+    (repo / "knowledge" / "policies.yaml").write_text(
+        KB_DOC.format(slug="policies", previous="", documents="  - knowledge/copy-of-policy.md\n"), encoding="utf-8"
+    )
+    start = len(org.emulator.request_log)
+    assert apply(capsys, repo)[0] == 0
+    writes = writes_since(org, start)
+    assert writes["POST /file"] == 3  # policy.md and copy-of-policy.md hold the same bytes: one upload
+    assert writes["POST /v2/knowledge-base/{id}/file"] == 4  # attached to both bases
+    # dropped from one base: detached there, kept (still listed by the other)
+    (repo / "knowledge" / "policies.yaml").write_text(
+        KB_DOC.format(slug="policies", previous="", documents=""), encoding="utf-8"
+    )
+    _, data = plan(capsys, repo)
+    assert [(d["path"], d["op"]) for d in change(data, "KnowledgeBase", "policies")["documents"]] == [
+        ("knowledge/copy-of-policy.md", "remove")
+    ]
+    start = len(org.emulator.request_log)
+    assert apply(capsys, repo)[0] == 0
+    assert writes_since(org, start) == Counter({"DELETE /v2/knowledge-base/{id}/file/{id}": 1})
+    assert len(live_files(org)) == 3
+
+
+def test_a_file_attached_by_hand_is_adopted_when_its_bytes_match_and_detached_otherwise(
+    repo: Path, org: Org, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kb = org.http.post("/v2/knowledge-base", json={"name": "Returns FAQ"}).json()
+
+    def upload(name: str, data: bytes) -> str:
+        sent = org.http.post(
+            "/file", files={"file": (name, data, "text/markdown")}, data={"purpose": "knowledge-base-v2"}
+        )
+        file_id: str = sent.json()["id"]
+        assert org.http.post(f"/v2/knowledge-base/{kb['id']}/file", json={"fileId": file_id}).status_code == 201
+        return file_id
+
+    same = upload("policy.md", b"# Returns\nWithin 30 days.\n")  # what the config lists, uploaded by hand
+    other = upload("old-faq.md", b"# Old FAQ\n")  # not in the config
+    _, data = plan(capsys, repo)
+    entries = change(data, "KnowledgeBase", "returns-faq")["documents"]
+    assert ("knowledge/returns/policy.md", "add") not in [(d["path"], d["op"]) for d in entries]
+    assert ("old-faq.md", "remove") in [(d["path"], d["op"]) for d in entries]
+    assert any("adopted, not uploaded again" in w for w in data["warnings"])
+    start = len(org.emulator.request_log)
+    assert apply(capsys, repo)[0] == 0
+    writes = writes_since(org, start)
+    assert writes["POST /file"] == 2  # refunds.md and shipping.pdf; policy.md is the adopted file
+    assert writes["DELETE /v2/knowledge-base/{id}/file/{id}"] == 1
+    assert "DELETE /file/{id}" not in writes  # a file ci-deployer did not upload is detached, never deleted
+    ids = {f["id"] for f in live_files(org)}
+    assert same in ids and other in ids
+    assert plan(capsys, repo)[0] == 0
+
+
+def test_an_empty_documents_block_detaches_and_deletes_every_document(
+    repo: Path, org: Org, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert apply(capsys, repo)[0] == 0
+    write_kb(repo, [])  # `documents:` with no entries: every document goes
+    (repo / "tools" / "faq-query.yaml").unlink()
+    (repo / "assistants" / "returns-agent.yaml").write_text(
+        ASSISTANT_DOC.format(kb="returns-faq").replace(", faq-query]", "]"), encoding="utf-8"
+    )
+    start = len(org.emulator.request_log)
+    code, text = apply(capsys, repo)
+    assert code == 0, text
+    writes = writes_since(org, start)
+    assert writes["DELETE /v2/knowledge-base/{id}/file/{id}"] == 3 and writes["DELETE /file/{id}"] == 3
+    assert live_files(org) == []
+    assert plan(capsys, repo)[0] == 0
