@@ -24,7 +24,8 @@ from typing import Any, Protocol
 
 from ci_deployer import redact
 from ci_deployer.config.secrets import SecretResolver, substitute
-from ci_deployer.engine import documents, graph
+from ci_deployer.engine import documents_apply as documents
+from ci_deployer.engine import graph
 from ci_deployer.engine.auditlog import current_operation
 from ci_deployer.engine.canonical import (
     LABELS_KEY,

@@ -22,10 +22,11 @@ attachment's ``status`` is indexing | ready | failed.
   listed, with new content).  A file still attached to a base or named by a tool this plan does not
   manage is never deleted.  The plan hash covers the listed paths and hashes, the live attachments
   and ids, and these changes (never timestamps).
-- **Apply.** Uploads first (each one journaled as it lands: ``event: write``, ``kind: File``,
-  ``slug: <sha256>``, its id), then each base's attachments right after the base's own write —
-  attach, wait until indexed (bounded: a clear timeout error), retry a failed one once, detach — so
-  an assistant that uses the base is written after its documents are ready; file deletes run last.
+- **Apply** (:mod:`ci_deployer.engine.documents_apply`). Uploads first (each one journaled as it
+  lands: ``event: write``, ``kind: File``, ``slug: <sha256>``, its id), then each base's attachments
+  right after the base's own write — attach, wait until indexed (bounded: a clear timeout error),
+  retry a failed one once, detach — so an assistant that uses the base is written after its
+  documents are ready; file deletes run last.
 - **State.** The snapshot's ``documents`` section records ``files`` (sha256 → id, path, bytes) and
   ``knowledgeBases`` (slug → path → sha256).
 
@@ -35,7 +36,7 @@ Bases without a ``documents:`` block are left alone (their attachments are not r
 from __future__ import annotations
 
 import difflib
-import time
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -45,18 +46,16 @@ from ci_deployer.config.documents import (
     FILE_KIND,
     MAX_FILE_BYTES,
     DocumentFile,
-    DocumentProblem,
     DocumentReader,
     file_token,
+    file_type,
 )
-from ci_deployer.engine.canonical import content_hash, iter_ref_tokens, ref_token
+from ci_deployer.engine.canonical import content_hash, iter_ref_tokens
 from ci_deployer.engine.diff import FieldChange
 from ci_deployer.engine.model import DesiredResource
 from ci_deployer.engine.snapshot import Snapshot
-from ci_deployer.errors import ApiError, DeployerError
 
 if TYPE_CHECKING:
-    from ci_deployer.engine.apply import Applier, OpResult
     from ci_deployer.engine.plan import Change, PlanContext
 
 PURPOSE = "knowledge-base-v2"
@@ -64,7 +63,6 @@ OWNER_KEY = "ciDeployer"
 KB = "KnowledgeBase"
 DIFF_LINES = 200  # a changed text document's diff in a plan is cut after this many lines
 READY_TIMEOUT = 300.0  # seconds apply waits for Vapi to read and index a document
-_POLL_FIRST, _POLL_MAX = 0.1, 2.0
 
 
 class FileClient(Protocol):
@@ -388,23 +386,20 @@ def _adopt_foreign(
     if p.live.download is None:
         return
     for slug, kb_id in sorted(kb_ids.items()):
-        wanted = {d.size: d for d in kbs[slug].documents or [] if d.sha256 not in p.index.by_hash}
+        missing = {d.sha256: d for d in kbs[slug].documents or [] if d.sha256 not in p.index.by_hash}
+        sizes = {d.size for d in missing.values()}
         for att in attached.get(kb_id, []):
             fid = str(att.get("fileId"))
             obj = p.index.objs.get(fid) or {"id": fid, "bytes": att.get("bytes"), "name": att.get("fileName")}
-            if p.index.sha_of(fid) is not None or obj.get("bytes") not in wanted:
-                continue
-            data = p.live.download(obj) if obj.get("url") else None
-            if data is None:
-                continue
-            import hashlib
-
-            sha = hashlib.sha256(data).hexdigest()
-            if sha in plan.needed or sha == wanted[obj["bytes"]].sha256:
+            if p.index.sha_of(fid) is not None or obj.get("bytes") not in sizes or not obj.get("url"):
+                continue  # ours already, or it cannot be one of the missing documents
+            data = p.live.download(obj)
+            sha = hashlib.sha256(data).hexdigest() if data is not None else None
+            if sha is not None and sha in missing:
                 p.index.adopt(sha, obj)
                 p.warnings.append(
                     f"{KB}/{slug}: {obj.get('name') or fid} (attached outside ci-deployer) holds the same bytes as "
-                    f"{wanted[obj['bytes']].path}: adopted, not uploaded again"
+                    f"{missing[sha].path}: adopted, not uploaded again"
                 )
 
 
@@ -606,263 +601,7 @@ def _hash_view(
     }
 
 
-# --- apply ------------------------------------------------------------------------------------------
-
-
-def upload(applier: Applier, plan: DocumentPlan) -> list[OpResult]:
-    """Upload every new document (concurrently), each journaled as it lands; then wait until Vapi
-    has read them (``status: done``).  A lost answer is found again by its metadata, never re-sent blindly."""
-    from ci_deployer.engine.apply import OpResult
-
-    client: FileClient = applier.client  # type: ignore[assignment]
-
-    def one(item: tuple[str, DocumentFile]) -> OpResult:
-        sha, doc = item
-        result = OpResult("create", FILE_KIND, sha)
-
-        def go() -> dict[str, Any]:
-            try:
-                data = plan.reader.content(doc)
-            except DocumentProblem as problem:
-                raise DeployerError(problem.message, hint=problem.hint) from None
-            meta = {OWNER_KEY: {"sha256": sha, "env": plan.env, "path": doc.path[:1000]}}
-            created, found = _upload_or_find(client, doc, data, env=plan.env, meta=meta)
-            result.recovered = found
-            return created
-
-        return applier._run(result, go)
-
-    results = client.map(one, sorted(plan.uploads.items()))
-    landed = [r for r in results if r.status == "ok" and r.id]
-    waited = client.map(lambda r: _wait_processed(applier, plan, r), landed)
-    return [*results, *(w for w in waited if w is not None)]
-
-
-def _upload_or_find(
-    client: FileClient, doc: DocumentFile, data: bytes, *, env: str, meta: dict[str, Any], attempts: int = 3
-) -> tuple[dict[str, Any], bool]:
-    from ci_deployer.platform.client import AmbiguousWriteError
-
-    sha = doc.sha256
-    last: AmbiguousWriteError | None = None
-    for _ in range(attempts):
-        try:
-            return client.upload_file(doc.name, data, PURPOSE, metadata=meta, mimetype=doc.mimetype), False
-        except AmbiguousWriteError as exc:
-            last = exc
-        found = [
-            f for f in client.files(PURPOSE) if owner_meta(f).get("sha256") == sha and owner_meta(f).get("env") == env
-        ]
-        if found:
-            return max(found, key=lambda f: str(f.get("createdAt") or "")), True
-    assert last is not None
-    raise last
-
-
-def _wait_processed(applier: Applier, plan: DocumentPlan, uploaded: OpResult) -> OpResult | None:
-    """``None`` once the file is done; an OpResult saying why it is not (failed, timed out)."""
-    from ci_deployer.engine.apply import OpResult
-
-    client: FileClient = applier.client  # type: ignore[assignment]
-    assert uploaded.id is not None
-    doc = plan.uploads[uploaded.slug]
-    try:
-        status = _poll(
-            applier,
-            plan,
-            lambda: str(client.get_file(str(uploaded.id)).get("status") or "done"),
-            ready={"done"},
-            failed={"failed"},
-        )
-    except DeployerError as exc:
-        status = str(exc)
-    if status == "done":
-        return None
-    message = (
-        f"Vapi could not read {doc.path} (file {uploaded.id}: status failed)"
-        if status == "failed"
-        else f"{doc.path} (file {uploaded.id}): {status}"
-    )
-    failed = OpResult("ready", FILE_KIND, uploaded.slug, uploaded.id, "failed", error=message)
-    applier._say(failed)
-    return failed
-
-
-def _poll(applier: Applier, plan: DocumentPlan, read: Callable[[], str], *, ready: set[str], failed: set[str]) -> str:
-    """Read a status until it is ready or failed; :class:`DeployerError` after ``plan.timeout``."""
-    deadline = time.monotonic() + plan.timeout
-    delay = _POLL_FIRST
-    while True:
-        status = read()
-        if status in ready or status in failed:
-            return status
-        if applier.cancel.is_set():
-            raise DeployerError(f"the apply was interrupted while Vapi was still processing it (status {status})")
-        if time.monotonic() + delay > deadline:
-            raise DeployerError(
-                f"still {status} after {plan.timeout:g} s: Vapi has not finished reading it; apply again "
-                "later (nothing is uploaded twice, and the wait resumes)"
-            )
-        time.sleep(delay)
-        delay = min(delay * 2, _POLL_MAX)
-
-
-def sync_kb(applier: Applier, plan: DocumentPlan, change: Change, kb_id: str | None) -> OpResult:
-    """Attach the base's new documents, wait until they are indexed, retry a failed one once, then
-    detach the ones no longer listed (attach first: the base is never empty while it changes)."""
-    from ci_deployer.engine.apply import OpResult
-
-    client: FileClient = applier.client  # type: ignore[assignment]
-    ops = plan.kb_ops[change.key]
-    result = OpResult("documents", change.kind, change.slug, kb_id)
-
-    def go() -> dict[str, Any] | None:
-        if kb_id is None:
-            raise DeployerError(f"{change.key} has no id: its documents cannot be attached")
-        attached: list[str] = []
-        for sha in ops.attach:
-            fid = applier.ids.get(file_token(sha))
-            if fid is None:
-                path = plan.uploads[sha].path if sha in plan.uploads else f"sha256:{sha[:12]}"
-                raise DeployerError(f"{path} was not uploaded, so it cannot be attached to {change.key}")
-            client.attach_kb_file(kb_id, fid)
-            attached.append(fid)
-        for fid in ops.retry:
-            client.retry_kb_file(kb_id, fid)
-        waiting = set(attached) | set(ops.retry)
-        if waiting:
-            _wait_indexed(applier, plan, change, kb_id, waiting)
-        for fid in ops.detach:
-            try:
-                client.detach_kb_file(kb_id, fid)
-            except ApiError as exc:
-                if exc.status != 404:  # already detached: converged
-                    raise
-        return None
-
-    return applier._run(result, go)
-
-
-def _wait_indexed(applier: Applier, plan: DocumentPlan, change: Change, kb_id: str, waiting: set[str]) -> None:
-    client: FileClient = applier.client  # type: ignore[assignment]
-    retried: set[str] = set()
-
-    def read() -> str:
-        states = {str(a.get("fileId")): str(a.get("status") or "ready") for a in client.kb_files(kb_id)}
-        for fid in sorted(waiting):
-            if states.get(fid) == "failed" and fid not in retried:
-                retried.add(fid)  # Vapi offers a retry for a failed indexing: once, then it is an error
-                client.retry_kb_file(kb_id, fid)
-                states[fid] = "indexing"
-        mine = [states.get(fid, "missing") for fid in waiting]
-        if any(s in ("failed", "missing") for s in mine):
-            return "failed"
-        return "ready" if all(s == "ready" for s in mine) else "indexing"
-
-    def names() -> str:
-        by_id = {str(obj["id"]): sha for sha, obj in plan.index.by_hash.items()}
-        by_id |= {applier.ids.get(file_token(sha), ""): sha for sha in plan.uploads}
-        paths = []
-        for fid in sorted(waiting):
-            sha = by_id.get(fid)
-            doc = plan.needed.get(sha) if sha else None
-            paths.append(doc.path if doc is not None else fid)
-        return ", ".join(paths)
-
-    try:
-        status = _poll(applier, plan, read, ready={"ready"}, failed={"failed"})
-    except DeployerError as exc:
-        raise DeployerError(f"{change.key}: indexing {names()}: {exc.message}", hint=exc.hint) from None
-    if status == "failed":
-        raise DeployerError(
-            f"{change.key}: Vapi could not index {names()} (failed again after a retry)",
-            hint="check the file opens and holds text Vapi can read; fix it and apply again",
-        )
-
-
-def delete_files(applier: Applier, plan: DocumentPlan, *, skip: str | None) -> list[OpResult]:
-    """Delete the files nothing lists any more (after every other write); ``skip``: why not now."""
-    from ci_deployer.engine.apply import OpResult
-
-    client: FileClient = applier.client  # type: ignore[assignment]
-    todo = [(fid, sha) for fid, sha, blocked in plan.deletes if not blocked]
-    if skip is not None:
-        out = []
-        for fid, sha in todo:
-            skipped = OpResult("delete", FILE_KIND, sha, fid, "skipped", error=skip)
-            applier._say(skipped)
-            out.append(skipped)
-        return out
-
-    def one(item: tuple[str, str]) -> OpResult:
-        fid, sha = item
-        result = OpResult("delete", FILE_KIND, sha, fid)
-
-        def go() -> None:
-            try:
-                client.delete_file(fid)
-            except ApiError as exc:
-                if exc.status != 404:  # already gone
-                    raise
-
-        return applier._run(result, go)
-
-    return client.map(one, todo)
-
-
-def undo_upload(client: Any, file_id: str) -> None:
-    """Delete a file uploaded into the wrong org (apply's org check)."""
-    client.delete_file(file_id)
-
-
-# --- the snapshot -----------------------------------------------------------------------------------
-
-
-def snapshot_section(applier: Applier, plan: DocumentPlan, results: Sequence[OpResult]) -> dict[str, Any]:
-    """The ``documents`` section of the snapshot after (part of) an apply."""
-    ok = {(r.action, r.key) for r in results if r.status == "ok"}
-    failed_ready = {r.slug for r in results if r.action == "ready" and r.status != "ok"}
-    deleted = {str(r.id) for r in results if r.action == "delete" and r.kind == FILE_KIND and r.status == "ok"}
-    recorded_files = _recorded_files_of(plan.recorded)
-    files: dict[str, dict[str, Any]] = {}
-    for sha, doc in plan.needed.items():
-        fid = applier.ids.get(file_token(sha))
-        if fid is None or sha in failed_ready:
-            continue
-        prior = recorded_files.get(sha, {})
-        path = doc.path if doc is not None else prior.get("path")
-        size = doc.size if doc is not None else prior.get("bytes")
-        files[sha] = {"id": fid, "path": path, "bytes": size}
-    for fid, sha in [*plan.kept.items(), *((f, s) for f, s, _ in plan.deletes)]:
-        if fid not in deleted and sha not in files:
-            obj = plan.index.objs.get(fid, {})
-            prior = recorded_files.get(sha, {})
-            path = prior.get("path") or owner_meta(obj).get("path")
-            files[sha] = {"id": fid, "path": path, "bytes": obj.get("bytes")}
-    recorded_kbs = {str(k): v for k, v in (plan.recorded.get("knowledgeBases") or {}).items()}
-    kbs: dict[str, dict[str, str]] = {}
-    for slug, documents in plan.managed.items():
-        key = f"{KB}/{slug}"
-        ops = plan.kb_ops.get(key)
-        wrote_base = any(k == key for _, k in ok)
-        done = ("documents", key) in ok if ops else (wrote_base or applier.ids.get(ref_token(KB, slug)) is not None)
-        if done:
-            kbs[slug] = {d.path: d.sha256 for d in documents}
-        else:
-            before = recorded_kbs.get(plan.previous.get(slug, slug)) or recorded_kbs.get(slug)
-            if before:
-                kbs[slug] = dict(before)
-    out: dict[str, Any] = {}
-    if files:
-        out["files"] = files
-    if kbs:
-        out["knowledgeBases"] = kbs
-    return out
-
-
-def _recorded_files_of(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    files = section.get("files") or {}
-    return {str(sha): info for sha, info in files.items() if isinstance(info, dict)}
+# --- rollback -------------------------------------------------------------------------------------
 
 
 def desired_documents(section: Mapping[str, Any], slug: str, revision: str | None) -> list[DocumentFile] | None:
@@ -873,8 +612,7 @@ def desired_documents(section: Mapping[str, Any], slug: str, revision: str | Non
     record = kbs.get(slug)
     if not isinstance(record, dict):
         return None
-    files = _recorded_files_of(section)
-    from ci_deployer.config.documents import file_type
+    files = recorded_files_of(section)
 
     out = []
     for path, sha in sorted(record.items()):
@@ -882,3 +620,9 @@ def desired_documents(section: Mapping[str, Any], slug: str, revision: str | Non
         size = files.get(str(sha), {}).get("bytes")
         out.append(DocumentFile(str(path), str(sha), int(size or 0), kind[0], kind[1], revision))
     return out
+
+
+def recorded_files_of(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """A snapshot section's ``files``: sha256 → {id, path, bytes}."""
+    files = section.get("files") or {}
+    return {str(sha): info for sha, info in files.items() if isinstance(info, dict)}

@@ -21,7 +21,7 @@ import pytest
 from ci_deployer.emulator import Emulator, Faults, serve
 
 TOKEN = "tok-docs-interrupt-5f1e2d3c"
-DOCS = 48  # more than one batch of concurrent uploads (32): the kill lands mid-upload
+DOCS = 80  # several batches of concurrent uploads (32 at a time): the kill lands mid-upload
 
 
 def write_config(root: Path, url: str) -> None:
