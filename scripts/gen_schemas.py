@@ -13,7 +13,7 @@ the script twice changes nothing and a test can compare a fresh run with the com
 
 What it writes::
 
-    schemas/envelope.schema.json          the document envelope (apiVersion, kind, metadata, policies, spec)
+    schemas/envelope.schema.json          the document envelope (apiVersion, kind, metadata, policies, spec, documents)
     schemas/environments.schema.json      environments.yaml
     schemas/document.schema.json          envelope + spec chosen by kind (for editors)
     schemas/spec/<kind>.schema.json       each kind's create payload
@@ -787,9 +787,41 @@ def envelope_schema() -> dict[str, Any]:
             "spec": {"type": "object"},
             "test": test_block_schema(),
             "smoke": smoke_schema(),
+            "documents": documents_block(),
         },
         "required": ["apiVersion", "kind", "metadata", "spec"],
         "additionalProperties": False,
+        # `documents:` belongs to knowledge bases (a query tool names a file as {document: PATH}).
+        "allOf": [
+            {
+                "if": {"properties": {"kind": {"not": {"const": "KnowledgeBase"}}}, "required": ["kind"]},
+                "then": {"not": {"required": ["documents"]}},
+            }
+        ],
+    }
+
+
+def documents_block() -> dict[str, Any]:
+    """A KnowledgeBase's files (ci_deployer/config/documents.py holds the rules this describes)."""
+    from ci_deployer.config.documents import MAX_FILE_BYTES, TYPES
+
+    types = " ".join(sorted(TYPES))
+    path = {"type": "string", "minLength": 1, "description": "A path or glob (*, ?, [...], **) under --config."}
+    exact = {
+        "type": "object",
+        "properties": {"file": {"type": "string", "minLength": 1, "description": "Exactly this file (no glob)."}},
+        "required": ["file"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": ["array", "null"],
+        "items": {"oneOf": [path, exact]},
+        "description": (
+            "KnowledgeBase only: the files Vapi indexes for the base, relative to the --config folder "
+            f"(not to this document). Types: {types}; at most {MAX_FILE_BYTES // (1024 * 1024)} MiB each. "
+            "Each file is uploaded once per content hash, attached, and detached and deleted when no "
+            "longer listed; [] detaches every document, no key leaves the base's documents alone."
+        ),
     }
 
 

@@ -6,6 +6,7 @@ the three front ends share: the WSGI app, the in-process httpx transport and the
 
 from __future__ import annotations
 
+import base64
 import copy
 import email.parser
 import email.policy
@@ -54,6 +55,34 @@ class LoggedRequest:
     dropped: bool = False
     fault: str | None = None  # "reset" | "fail" | "throttle" | "echo" | "drop" | None
     query: str = ""
+
+
+@dataclass(frozen=True)
+class Processing:
+    """How long Vapi takes to read an upload (File ``status`` processing → done) and to index an
+    attachment (KnowledgeBaseV2File ``status`` indexing → ready): ``polls`` reads of it (GET
+    /file/{id}, GET /v2/knowledge-base/{id}/file), and at least ``delay_ms`` after the write.  The
+    default (0, 0) answers done/ready at once.  ``fail_names``: file names whose first indexing
+    fails (``status: failed``) until ``POST …/file/{fileId}/retry``."""
+
+    polls: int = 0
+    delay_ms: float = 0
+    fail_names: frozenset[str] = frozenset()
+
+
+@dataclass
+class _Pending:
+    polls: int
+    ready_at: float
+    fail: bool = False
+
+
+@dataclass(frozen=True)
+class RawBody:
+    """A non-JSON answer (a file's bytes)."""
+
+    data: bytes
+    content_type: str
 
 
 @dataclass
@@ -117,7 +146,12 @@ class Emulator:
     """
 
     def __init__(
-        self, data_dir: Path | None = None, *, faults: Faults | None = None, eval_run_polls: int = 0
+        self,
+        data_dir: Path | None = None,
+        *,
+        faults: Faults | None = None,
+        eval_run_polls: int = 0,
+        processing: Processing | None = None,
     ) -> None:
         self.faults = faults if faults is not None else Faults()
         # How many GETs of a new eval run answer `running` before it ends (Vapi runs evals
@@ -125,10 +159,12 @@ class Emulator:
         # it at once (the POST answers the ended run); a huge number makes runs that never end.
         self.eval_run_polls = eval_run_polls
         self._pending_runs: dict[tuple[str, str], list[Any]] = {}  # (org, run id) → [GETs left, final run]
+        self.processing = processing if processing is not None else Processing()
         self.request_log: list[LoggedRequest] = []
         self._lock = threading.RLock()
         self._storage = Storage(data_dir)
         self._collections = _build_collections()
+        self._pending: dict[str, _Pending] = {}  # file or attachment id → what is left of its processing
 
     # --- public API --------------------------------------------------------------------------------
 
@@ -235,7 +271,11 @@ class Emulator:
                 org = self._authenticate(headers, org_override)
                 org_name = org.name
                 status, payload = self._dispatch(org, method, path, query=query, headers=headers, raw=body)
-            outcome = _json_outcome(status, payload)
+            if isinstance(payload, RawBody):
+                headers_out = [("Content-Type", payload.content_type), ("Content-Length", str(len(payload.data)))]
+                outcome = Outcome(status, payload.data, headers_out)
+            else:
+                outcome = _json_outcome(status, payload)
         except HttpError as error:
             outcome = _json_outcome(error.status, error.body, list(error.headers.items()))
         dropped = active and faults.hit(faults.drop_rate)
@@ -268,6 +308,12 @@ class Emulator:
         cannot = nest_error(404, f"Cannot {method} {path}")
         if parts[:2] == ["v2", "knowledge-base"] and len(parts) >= 4 and parts[3] == "file":
             return self._kb_files(org, method, parts[2], parts[4:], raw=raw, cannot=cannot)
+        if parts[:1] == ["file"] and len(parts) == 3 and parts[2] == "content" and method == "GET":
+            return 200, self._file_content(org, parts[1])
+        if parts[:1] == ["file"] and len(parts) == 2 and method == "GET":
+            return 200, self._file(org, parts[1], poll=True)
+        if parts[:2] == ["v2", "knowledge-base"] and len(parts) == 3 and method == "GET":
+            return 200, self._kb_with_files(org, parts[2])
         if parts[:2] == ["eval", "run"]:
             base, rest = "/eval/run", parts[2:]
         elif parts[:1] == ["v2"]:
@@ -279,6 +325,9 @@ class Emulator:
             raise cannot
         if not rest:
             if method == "GET":
+                if collection.name == "file":
+                    for record in list(org.collection("file").values()):
+                        self._file(org, record.obj["id"], poll=False)
                 return 200, self._list(org, collection, query)
             if method == "POST":
                 if collection.name == "file":
@@ -474,6 +523,8 @@ class Emulator:
             self._detach_all(org, lambda a: a.obj["knowledgeBaseV2Id"] == resource_id)
         if collection.name == "file":
             self._detach_all(org, lambda a: a.obj["fileId"] == resource_id)
+            self._storage.delete(org, "file-content", resource_id)
+            self._pending.pop(resource_id, None)
         return record.obj
 
     def _assistants_using(self, org: Org, tool_ids: set[str]) -> list[tuple[str, str]]:
@@ -521,10 +572,10 @@ class Emulator:
         self, org: Org, method: str, kb_id: str, rest: list[str], *, raw: bytes, cannot: HttpError
     ) -> tuple[int, Any]:
         self._get(org, self._collections["/v2/knowledge-base"], kb_id)
+        if not rest and method == "GET":
+            return 200, self._attachments(org, kb_id, poll=True)
         attachments = org.collection("kb-file").values()
         attached = {a.obj["fileId"]: a for a in attachments if a.obj["knowledgeBaseV2Id"] == kb_id}
-        if not rest and method == "GET":
-            return 200, [copy.deepcopy(a.obj) for a in attached.values()]
         if not rest and method == "POST":
             body = _json_body(raw)
             errors = [f"property {k} should not exist" for k in body if k != "fileId"]
@@ -541,28 +592,96 @@ class Emulator:
                 return 201, copy.deepcopy(attached[file_id].obj)
             now = org.tick()
             stamp = format_ms(now)
+            attachment_id = str(uuid.uuid4())
             obj = {
-                "id": str(uuid.uuid4()),
+                "id": attachment_id,
                 "knowledgeBaseV2Id": kb_id,
                 "fileId": file_id,
                 "fileName": file.obj.get("name"),
                 "mimetype": file.obj.get("mimetype"),
                 "bytes": file.obj.get("bytes"),
-                "status": "ready",
+                "status": "indexing",
                 "createdAt": stamp,
                 "updatedAt": stamp,
             }
+            fail = file.obj.get("name") in self.processing.fail_names
+            self._pending[attachment_id] = self._new_pending(fail)
             self._storage.put(org, "kb-file", Record(obj, now, now))
-            return 201, copy.deepcopy(obj)
+            return 201, self._attachment(org, attachment_id, poll=False)
         if len(rest) in (1, 2) and (method, rest[1:]) in (("DELETE", []), ("POST", ["retry"])):
             attachment = attached.get(rest[0])
             if attachment is None:
                 raise not_found("Knowledge base file")
             if method == "DELETE":
                 self._storage.delete(org, "kb-file", attachment.obj["id"])
+                self._pending.pop(attachment.obj["id"], None)
                 return 200, attachment.obj
-            return 201, copy.deepcopy(attachment.obj)
+            if attachment.obj.get("status") == "failed":  # index it again
+                self._pending[attachment.obj["id"]] = self._new_pending(False)
+                self._set_status(org, "kb-file", attachment, "indexing")
+            return 201, self._attachment(org, attachment.obj["id"], poll=False)
         raise cannot
+
+    def _kb_with_files(self, org: Org, kb_id: str) -> dict[str, Any]:
+        """GET /v2/knowledge-base/{id}: KnowledgeBaseV2WithFiles (the base, its files, its tool's id)."""
+        kb = copy.deepcopy(self._get(org, self._collections["/v2/knowledge-base"], kb_id).obj)
+        tools = org.collection("tool").values()
+        tool = next((t.obj["id"] for t in tools if t.obj.get("knowledgeBaseId") == kb_id), None)
+        return {**kb, "files": self._attachments(org, kb_id, poll=False), "toolId": tool}
+
+    # --- processing: uploads (processing → done) and attachments (indexing → ready) -------------------
+
+    def _new_pending(self, fail: bool) -> _Pending:
+        return _Pending(self.processing.polls, time.monotonic() + self.processing.delay_ms / 1000, fail)
+
+    def _advance(self, item_id: str, poll: bool) -> str | None:
+        """``None`` while still pending, else ``"done"``/``"failed"`` (and forgets it); a poll counts one."""
+        pending = self._pending.get(item_id)
+        if pending is None:
+            return "done"
+        if poll and pending.polls > 0:
+            pending.polls -= 1
+        if pending.polls > 0 or time.monotonic() < pending.ready_at:
+            return None
+        del self._pending[item_id]
+        return "failed" if pending.fail else "done"
+
+    def _set_status(self, org: Org, collection: str, record: Record, status: str) -> Record:
+        now = org.tick()
+        obj = {**record.obj, "status": status, "updatedAt": format_ms(now)}
+        updated = Record(obj, record.created_ms, now)
+        self._storage.put(org, collection, updated)
+        return updated
+
+    def _file(self, org: Org, file_id: str, *, poll: bool) -> dict[str, Any]:
+        record = self._get(org, self._collections["/file"], file_id)
+        if record.obj.get("status") == "processing" and self._advance(file_id, poll) is not None:
+            record = self._set_status(org, "file", record, "done")
+        return copy.deepcopy(record.obj)
+
+    def _attachment(self, org: Org, attachment_id: str, *, poll: bool) -> dict[str, Any]:
+        record = org.collection("kb-file")[attachment_id]
+        if record.obj.get("status") == "indexing":
+            file = org.collection("file").get(record.obj["fileId"])
+            file_done = file is None or self._file(org, file.obj["id"], poll=False).get("status") == "done"
+            if file_done:
+                outcome = self._advance(attachment_id, poll)
+                if outcome is not None:
+                    record = self._set_status(org, "kb-file", record, "ready" if outcome == "done" else "failed")
+        return copy.deepcopy(record.obj)
+
+    def _attachments(self, org: Org, kb_id: str, *, poll: bool) -> list[dict[str, Any]]:
+        ids = [a.obj["id"] for a in org.collection("kb-file").values() if a.obj["knowledgeBaseV2Id"] == kb_id]
+        return [self._attachment(org, i, poll=poll) for i in ids]
+
+    def _file_content(self, org: Org, file_id: str) -> RawBody:
+        """GET /file/{id}/content (the emulator's stand-in for a File's storage ``url``)."""
+        file = self._get(org, self._collections["/file"], file_id)
+        stored = org.collection("file-content").get(file_id)
+        if stored is None:
+            raise not_found("File content")
+        data = base64.b64decode(stored.obj["data"])
+        return RawBody(data, str(file.obj.get("mimetype") or "application/octet-stream"))
 
     def _create_file(self, org: Org, headers: Mapping[str, str], raw: bytes) -> Any:
         fields = _multipart(headers.get("content-type", ""), raw)
@@ -575,13 +694,16 @@ class Emulator:
             errors.append(
                 "purpose must be one of the following values: assistant, composer-attachment, knowledge-base-v2"
             )
+        if "metadata" in fields and len(fields["metadata"][2].decode("utf-8", "replace")) > 4096:
+            errors.append("metadata must be shorter than or equal to 4096 characters")  # CreateFileDTO
         if errors:
             raise bad_request(errors)
         assert upload is not None
         content_type, filename, data = upload
+        processing = self.processing.polls > 0 or self.processing.delay_ms > 0
         body: dict[str, Any] = {
             "object": "file",
-            "status": "done",
+            "status": "processing" if processing else "done",
             "name": filename,
             "originalName": filename,
             "bytes": len(data),
@@ -594,7 +716,18 @@ class Emulator:
                 body["metadata"] = json.loads(fields["metadata"][2])
             except ValueError:
                 raise bad_request(["metadata must be a JSON string"]) from None
-        return copy.deepcopy(self._insert(org, self._collections["/file"], body))
+        file_id = str(uuid.uuid4())
+        # Vapi's `url` is its storage's; the emulator serves the bytes itself (GET /file/{id}/content).
+        body["url"] = f"/file/{file_id}/content"
+        created = self._insert(org, self._collections["/file"], body, resource_id=file_id)
+        now = org.tick()
+        stamp = format_ms(now)  # stored like a resource (the disk loader reads its timestamps)
+        encoded = base64.b64encode(data).decode("ascii")
+        content = {"id": file_id, "data": encoded, "createdAt": stamp, "updatedAt": stamp}
+        self._storage.put(org, "file-content", Record(content, now, now))
+        if processing:
+            self._pending[file_id] = self._new_pending(False)
+        return copy.deepcopy(created)
 
     # --- runners -----------------------------------------------------------------------------------
 

@@ -2,8 +2,9 @@
 
 Request framing is checked here, before the emulator sees a request: a ``Content-Length`` that is not
 one plain decimal number (or several that disagree), or a malformed chunk size, is a 400; a body over
-:data:`MAX_BODY_BYTES` (10 MiB, larger than any prompt-carrying payload, and what a config's 1 MiB
-includes can add up to) is a 413 and is not read.  Both answer in Vapi's NestJS shape and close the
+:data:`MAX_BODY_BYTES` (11 MiB: larger than any prompt-carrying payload and what a config's 1 MiB
+includes can add up to, and room for a 10 MiB knowledge-base document with its multipart framing) is a
+413 and is not read.  Both answer in Vapi's NestJS shape and close the
 connection, since the rest of the stream can no longer be framed.
 """
 
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ci_deployer.emulator.app import Emulator, Outcome
 
-MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_BODY_BYTES = 11 * 1024 * 1024  # a 10 MiB document (config/documents.py MAX_FILE_BYTES) + multipart framing
 _DECIMAL = re.compile(r"^[0-9]{1,19}$")  # ASCII digits only: int() would also take "+1", " 1", "1_0", "١"
 
 
