@@ -5,10 +5,12 @@ root (:mod:`ci_deployer.compose`) builds the session, and the typed command core
 (plans, apply results, gate reports) that the reporters render — no argv strings, no captured stdout.
 
 Around the cores this face adds the GitHub side: secrets masked (``::add-mask::``) the moment they
-are resolved, annotations on workspace-relative file lines, the sticky PR comment per environment,
-commit statuses ``ci-deployer/plan (<env>)`` / ``ci-deployer/apply (<env>)``, the job summary,
-artifacts through the results service, the env's state seeded from default-branch artifacts, the
-reviewed plan an apply compares against, and a Deployment per apply.  A plan with changes does not
+are resolved, annotations on workspace-relative file lines, the sticky PR comment per environment
+(the plan's, and the behavioural tests' own), commit statuses ``ci-deployer/<command> (<env>)``
+(plan, apply, test), the job summary, artifacts through the results service, the env's state (and
+its ``promotesFrom`` env's snapshot and test results) seeded from default-branch artifacts, the
+reviewed plan an apply compares against, a Deployment per apply, and the canary after an apply to a
+protected env (rolled back on failure where the env says so).  A plan with changes does not
 fail the step (``has_changes=true``, exit 0); any failure sets ``failure_reason`` and an exit code
 from the one error handler (:mod:`ci_deployer.error_handler`).
 
@@ -44,6 +46,7 @@ from ci_deployer.settings import Settings
 if TYPE_CHECKING:
     import httpx
 
+    from ci_deployer.behaviour.canary import CanaryOutcome
     from ci_deployer.engine.apply import ApplyResult
     from ci_deployer.engine.plan import Plan
     from ci_deployer.engine.session import Session
@@ -59,7 +62,10 @@ APPLY_FILES = (
     "gate-report.json",
     "plan.json",
     "plan.md",
+    "test-results.json",  # the canary's, after an apply to a protected env
 )
+TEST_FILES = ("test-results.json", "tests.md")
+ROLLBACK_FILES = ("apply-log.jsonl", "backup-before.json", "snapshot-after.json", "apply-result.json")
 ARTIFACTS_DIR = (".ci-deployer", "artifacts")
 
 
@@ -180,18 +186,20 @@ class ActionRun:
         except GitHubError as error:
             self.out.warning(f"the commit status {context_for(command, self.env)} was not set: {error}")
 
-    def post_comment(self, body_for: Callable[[str], str], plan_hash: str | None) -> None:
-        """Create or edit the sticky comment of this environment (PR runs with ``comment: true``)."""
+    def post_comment(self, body_for: Callable[[str], str], plan_hash: str | None, kind: str = "plan") -> None:
+        """Create or edit the sticky ``kind`` comment of this environment (PR runs with ``comment: true``)."""
         pr = self.settings.pull_request
         if pr is None or not self.inputs.comment or not self.can_write:
             return
         from ci_deployer.github.comment import Marker, StickyComments
 
         assert self.github is not None
-        marker = Marker(env=self.env, plan_hash=plan_hash, base_sha=pr.base_sha, head_sha=pr.head_sha).render()
+        marker = Marker(
+            env=self.env, plan_hash=plan_hash, base_sha=pr.base_sha, head_sha=pr.head_sha, kind=kind
+        ).render()
         try:
             comments = StickyComments(self.github.repo, pr.number, self.inputs.comment_author)
-            outcome = comments.upsert(self.env, body_for(marker))
+            outcome = comments.upsert(self.env, body_for(marker), kind)
         except GitHubError as error:
             self.out.warning(f"could not comment on #{pr.number}: {error}; the report is in the job summary")
             return
@@ -203,11 +211,13 @@ class ActionRun:
         else:
             self.out.echo(f"PR comment {outcome.action}: {outcome.url}")
 
-    def upload(self, command: str, names: Sequence[str]) -> None:
-        """Upload the files of ``names`` present in the work dir as one artifact (they also stay there)."""
+    def upload(self, command: str, names: Sequence[str], folder: Path | None = None) -> None:
+        """Upload the files of ``names`` present in ``folder`` (default: the work dir) as one artifact
+        (they also stay there)."""
         from ci_deployer.github import artifacts
 
-        files = [self.work_dir / name for name in names if (self.work_dir / name).is_file()]
+        folder = folder or self.work_dir
+        files = [folder / name for name in names if (folder / name).is_file()]
         if not files:
             return
         name = self.artifact_name(command)
@@ -232,7 +242,7 @@ class ActionRun:
                 sleep=self.services.sleep,
                 mask=self.out.add_mask,
             ) as uploader:
-                uploaded = uploader.upload(name, files, self.work_dir)
+                uploaded = uploader.upload(name, files, folder)
         except GitHubError as error:
             # The files remain in artifacts_dir; an upload failure must not hide the command's result.
             self.out.warning(f"artifact {name} was not uploaded: {error}")
@@ -296,6 +306,21 @@ class ActionRun:
             self.out.echo(
                 f"state of {env}: {stored.artifact_name} (run {stored.run_id}, commit {stored.head_sha[:12]})"
             )
+        if len(envs) > 1:
+            self._seed_tests(backend, envs[1], folder)
+
+    def _seed_tests(self, backend: Any, env: str, folder: Path) -> None:
+        """The ``promotesFrom`` env's newest test results, for the gate (default-branch runs only)."""
+        from ci_deployer.engine.state import TESTS_FILE
+
+        stored = backend.latest_test_results(env, self.settings.default_branch)
+        if stored is None:
+            self.out.echo(f"no test results of {env} in default-branch runs")
+            return
+        path = folder / env / TESTS_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(stored.data, indent=2, sort_keys=True), encoding="utf-8")
+        self.out.echo(f"test results of {env}: {stored.artifact_name} (run {stored.run_id})")
 
     def session(self, command: str, *, validate: bool = True) -> Session:
         return compose.open_session(
@@ -319,6 +344,7 @@ class ActionRun:
             "drift": self.drift,
             "gate": self.gate,
             "rollback": self.rollback,
+            "test": self.test,
         }.get(self.inputs.command, self.unavailable)
         return handler()
 
@@ -567,13 +593,38 @@ class ActionRun:
                         cancel=cancel,
                     )
                     result = apply(session, options)
+                    canary = self.canary(session, cancel)
         except DeployerError as error:
             self.finish_apply(record, None, Failure.of(error))
             if isinstance(error, PlanChanged):
                 self.out.append_summary(f"### ❌ The plan changed since it was reviewed\n\n{error.message}\n")
             raise
-        self.finish_apply(record, result, None)
-        return Result(summary=f"{self.env}: applied ({result.counts()['ok']} writes)", plan_hash=result.plan_hash)
+        if canary.failed:
+            failure = canary.error()
+            self.finish_apply(record, result, Failure.of(failure), canary=canary)
+            raise failure
+        self.finish_apply(record, result, None, canary=canary)
+        summary = f"{self.env}: applied ({result.counts()['ok']} writes)"
+        if canary.ran:
+            summary += f"; {canary.summary()}"
+        return Result(summary=summary, plan_hash=result.plan_hash)
+
+    def canary(self, session: Session, cancel: Any) -> CanaryOutcome:
+        """The canary evals after an apply to a protected env (its results in the work dir)."""
+        from ci_deployer.behaviour.canary import after_apply
+        from ci_deployer.behaviour.runner import TestOptions
+
+        options = TestOptions(run=self.settings.run_id or None, run_url=self.settings.run_url or None)
+        outcome = after_apply(
+            session, self.work_dir, options, progress=lambda line: self.out.echo(neutralize(line)), cancel=cancel
+        )
+        if outcome.report is not None:
+            from ci_deployer.report.tests import render_github
+
+            self.out.echo(render_github(outcome.report, prefix=self.prefix))
+        if outcome.ran:
+            self.out.echo(outcome.summary())
+        return outcome
 
     def write_plan(self, plan: Plan) -> None:
         from ci_deployer.commands.plan import write_files
@@ -600,9 +651,20 @@ class ActionRun:
             self.out.warning(f"no GitHub Deployment recorded (needs `deployments: write`): {error}")
             return None
 
-    def finish_apply(self, record: Any, result: ApplyResult | None, failure: Failure | None) -> None:
-        """Artifacts, the Deployment's status, the commit status and the summary of an apply."""
+    def finish_apply(
+        self,
+        record: Any,
+        result: ApplyResult | None,
+        failure: Failure | None,
+        *,
+        canary: CanaryOutcome | None = None,
+    ) -> None:
+        """Artifacts, the Deployment's status, the commit status and the summary of an apply (and of
+        its canary: a canary rollback is uploaded as its own `rollback` artifact, after the apply's, so
+        it is the env's newest state)."""
         self.upload(self.inputs.command, APPLY_FILES)
+        if canary is not None and canary.rollback_dir is not None:
+            self.upload("rollback", ROLLBACK_FILES, folder=canary.rollback_dir)
         ok = failure is None and result is not None and result.ok
         if record is not None:
             try:
@@ -616,6 +678,21 @@ class ActionRun:
         else:
             description = "done"
         self.set_status("apply", self.settings.sha, "success" if ok else "failure", description)
+        if canary is not None and canary.run_error is not None:
+            self.out.append_summary(f"### ❌ Canary: {canary.summary()}\n")
+        if canary is not None and canary.report is not None:
+            from ci_deployer.report.tests import render_markdown
+
+            self.out.append_summary(
+                f"### {'✅' if not canary.failed else '❌'} Canary: {canary.summary()}\n\n"
+                + render_markdown(
+                    canary.report,
+                    run_url=self.settings.run_url,
+                    artifact_name=self.artifact_name(self.inputs.command),
+                    budget=self.out.summary_room // 2,
+                    measure=markdown.utf8_length,
+                )
+            )
         if result is not None:
             body = json.dumps(result.to_dict(), indent=2, ensure_ascii=False)
             status = "Applied." if ok else "The apply failed: the partial snapshot and apply log are in the artifacts."
@@ -708,6 +785,85 @@ class ActionRun:
             raise
         self.finish_apply(record, result, None)
         return Result(summary=f"{self.env}: rolled back to {self.inputs.snapshot}")
+
+    # -- test ---------------------------------------------------------------------------------------
+
+    def test(self) -> Result:
+        """Behavioural tests of the env: on a pull request the PR's config, sent inline (transient:
+        nothing is written to the org or recorded as the env's state), elsewhere against what the env
+        has applied (recorded: what the promotion gate reads).  Reported in the job summary, as
+        annotations, in the env's test comment on the PR and as ``ci-deployer/test (<env>)``."""
+        from ci_deployer.behaviour.runner import TestOptions
+        from ci_deployer.commands.test_cmd import record, run_tests, write_files
+        from ci_deployer.report import tests as render
+
+        pr = self.settings.pull_request
+        sha = self.settings.head_sha
+        transient = self.inputs.transient if self.inputs.transient is not None else pr is not None
+        if pr is not None and pr.from_fork:
+            self.out.notice("a fork PR: test results are reported here only (its token is read-only)")
+        options = TestOptions(
+            transient=transient, run=self.settings.run_id or None, run_url=self.settings.run_url or None
+        )
+        environment = compose.environment_of(compose.load_repo(self.root), self.env)
+        if not compose.token_available(environment, self.settings):
+            # Forks and Dependabot get no secrets: the evals cannot reach the org.  Nothing is
+            # reported as passed (no status is set: a required `ci-deployer/test` check stays missing).
+            message = f"{self.env}: tests not run: no API key for {self.env} in this job"
+            self.out.warning(f"{message} (the evals need the org; a maintainer can run them)")
+            self.out.append_summary(f"### ➖ ci-deployer test for `{self.env}`\n\n{message}.\n")
+            return Result(summary=message)
+        try:
+            with self.session("test") as session:
+                report = run_tests(session, options)
+                recorded = record(session, report)
+        except DeployerError as error:
+            failure = Failure.of(error)
+            self.post_comment(
+                lambda marker: markdown.render_failure(
+                    command="test",
+                    env=self.env,
+                    failure_reason=failure.failure_reason,
+                    message=failure.message,
+                    hint=failure.hint,
+                    run=self.run_info(),
+                    marker=marker,
+                ),
+                None,
+                kind="test",
+            )
+            self.set_status("test", sha, "failure", f"{failure.failure_reason}: {failure.message}")
+            raise
+        write_files(report, self.work_dir / "test-results.json", self.work_dir / "tests.md")
+        self.upload("test", TEST_FILES)
+        for note in render.failure_annotations(report, prefix=self.prefix):
+            self.out.annotate(note)
+        self.out.echo(render.render_text(report))
+        if recorded:
+            self.out.echo(f"recorded as {self.env}'s test results for logical hash {report.logical_hash}")
+        artifact = self.artifact_name("test")
+        self.post_comment(
+            lambda marker: render.render_markdown(
+                report, marker=marker, run_url=self.settings.run_url, artifact_name=artifact,
+                measure=markdown.comment_length,
+            ),
+            None,
+            kind="test",
+        )
+        self.out.append_summary(
+            render.render_markdown(
+                report,
+                run_url=self.settings.run_url,
+                artifact_name=artifact,
+                budget=self.out.summary_room,
+                measure=markdown.utf8_length,
+            )
+        )
+        summary = report.summary_line()
+        self.set_status("test", sha, "success" if report.ok else "failure", summary)
+        if not report.ok:
+            return Result(exit_code=EXIT_FAILED, failure_reason="tests-failed", summary=summary)
+        return Result(summary=summary)
 
     def unavailable(self) -> Result:
         raise DeployerError(

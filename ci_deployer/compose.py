@@ -393,6 +393,11 @@ def gate_inputs(
         snapshot = session.state.latest(env)
         return snapshot.to_dict() if snapshot is not None else None
 
+    def read_tests(env: str) -> dict[str, Any] | None:
+        record = session.state.latest_tests(env)
+        # a transient run tested a PR's config inline: it says nothing about what env applied
+        return record if record is None or record.get("mode") != "transient" else None
+
     return collect_inputs(
         session.repo,
         session.env,
@@ -409,6 +414,7 @@ def gate_inputs(
         dispatcher=settings.dispatcher,
         secrets_resolvable=secret_status(session, settings),
         read_snapshot=read_snapshot,
+        read_tests=read_tests,
         github=github,
         config_prefix=git_prefix(root),
     )

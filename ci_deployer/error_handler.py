@@ -2,7 +2,8 @@
 
 Exit codes (stable, documented in the README):
     0  success / no changes
-    1  refused or failed (bad input, API failure, gate refused, stale plan, tests failed)
+    1  refused or failed (bad input, API failure, gate refused, stale plan, behavioural tests failed
+       (``tests-failed``), a canary that failed after a protected env's apply (``canary-failed``))
     2  plan has changes (only with ``--detailed-exitcode``)
     3  drift found where the environment's drift policy is ``fail``
     4  internal error (a bug): the message says where the details were written

@@ -10,6 +10,8 @@
     ├── GateRefused                  a protection gate refused the operation
     ├── PlanChanged                  a reviewed plan no longer matches a fresh plan
     ├── DriftFound                   drift found where the environment's policy is `fail`
+    ├── TestsFailed                  behavioural tests (evals, tool smoke tests) did not all pass
+    │   └── CanaryFailed             the canary evals failed after a protected env's apply
     └── GitHubError                  the GitHub API or the Actions runtime failed
 
 Each error has a ``failure_reason`` (stable, machine-readable, reported in JSON output and as the
@@ -131,6 +133,19 @@ class PlanChanged(DeployerError):
 
 class DriftFound(DeployerError):
     failure_reason = "drift"
+
+
+class TestsFailed(DeployerError):
+    """Behavioural tests ran and at least one failed (or could not be evaluated)."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+    failure_reason = "tests-failed"
+
+
+class CanaryFailed(TestsFailed):
+    """The canary evals failed after an apply to a protected environment (rolled back or not)."""
+
+    failure_reason = "canary-failed"
 
 
 class GitHubError(DeployerError):

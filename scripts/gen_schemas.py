@@ -13,7 +13,7 @@ the script twice changes nothing and a test can compare a fresh run with the com
 
 What it writes::
 
-    schemas/envelope.schema.json          the document envelope (apiVersion, kind, metadata, policies, spec)
+    schemas/envelope.schema.json          the document envelope (apiVersion, kind, metadata, policies, spec, documents)
     schemas/environments.schema.json      environments.yaml
     schemas/document.schema.json          envelope + spec chosen by kind (for editors)
     schemas/spec/<kind>.schema.json       each kind's create payload
@@ -785,9 +785,104 @@ def envelope_schema() -> dict[str, Any]:
                 "items": slug("A Policy document's slug, merged into spec in the listed order."),
             },
             "spec": {"type": "object"},
+            "test": test_block_schema(),
+            "smoke": smoke_schema(),
+            "documents": documents_block(),
         },
         "required": ["apiVersion", "kind", "metadata", "spec"],
         "additionalProperties": False,
+        # `documents:` belongs to knowledge bases (a query tool names a file as {document: PATH}).
+        "allOf": [
+            {
+                "if": {"properties": {"kind": {"not": {"const": "KnowledgeBase"}}}, "required": ["kind"]},
+                "then": {"not": {"required": ["documents"]}},
+            }
+        ],
+    }
+
+
+def documents_block() -> dict[str, Any]:
+    """A KnowledgeBase's files (ci_deployer/config/documents.py holds the rules this describes)."""
+    from ci_deployer.config.documents import MAX_FILE_BYTES, TYPES
+
+    types = " ".join(sorted(TYPES))
+    path = {"type": "string", "minLength": 1, "description": "A path or glob (*, ?, [...], **) under --config."}
+    exact = {
+        "type": "object",
+        "properties": {"file": {"type": "string", "minLength": 1, "description": "Exactly this file (no glob)."}},
+        "required": ["file"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": ["array", "null"],
+        "items": {"oneOf": [path, exact]},
+        "description": (
+            "KnowledgeBase only: the files Vapi indexes for the base, relative to the --config folder "
+            f"(not to this document). Types: {types}; at most {MAX_FILE_BYTES // (1024 * 1024)} MiB each. "
+            "Each file is uploaded once per content hash, attached, and detached and deleted when no "
+            "longer listed; [] detaches every document, no key leaves the base's documents alone."
+        ),
+    }
+
+
+def test_block_schema() -> dict[str, Any]:
+    """An Eval's ``test:`` block (ci_deployer/config/behaviour.py): where and against what it runs."""
+    return {
+        "type": "object",
+        "description": "Eval only: the behavioural test this eval is (`ci-deployer test`).",
+        "properties": {
+            "targets": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "string",
+                    "pattern": "^(assistant|squad)/[a-z0-9][a-z0-9-]{0,39}$",
+                    "description": "assistant/SLUG or squad/SLUG: what the eval runs against, per environment.",
+                },
+            },
+            "environments": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1},
+                "uniqueItems": True,
+                "description": "Where the test runs (default: every environment without protection).",
+            },
+            "canary": {
+                "type": "boolean",
+                "description": "Also run in protected environments right after an apply.",
+            },
+        },
+        "required": ["targets"],
+        "additionalProperties": False,
+    }
+
+
+def smoke_schema() -> dict[str, Any]:
+    """A Tool's ``smoke:`` cases (ci_deployer/config/behaviour.py): calls made as Vapi would make them."""
+    return {
+        "type": "array",
+        "description": "Tool only: calls to the tool's server made by `ci-deployer test`.",
+        "items": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "minLength": 1},
+                "arguments": {"type": "object", "description": "The function call's arguments."},
+                "expect": {
+                    "type": "object",
+                    "properties": {
+                        "status": {"type": "integer", "minimum": 100, "maximum": 599},
+                        "json": {"type": "object", "description": "A JSON Schema the answer must satisfy."},
+                        "regex": {"type": "string", "description": "Searched in the answer (Python syntax)."},
+                        "error": {"type": "boolean", "description": "The answer is the tool call's error."},
+                        "maxLatencyMs": {"type": "number", "exclusiveMinimum": 0},
+                    },
+                    "additionalProperties": False,
+                },
+                "timeoutSeconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 300},
+                "environments": {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True},
+            },
+            "required": ["name"],
+            "additionalProperties": False,
+        },
     }
 
 
@@ -796,10 +891,15 @@ def document_schema() -> dict[str, Any]:
     rules = []
     for name in DOCUMENT_KINDS:
         stem = KINDS[name].schema if name in KINDS else "policy"
+        then: dict[str, Any] = {"spec": {"$ref": f"spec/{stem}.schema.json"}}
+        if name != "Eval":
+            then["test"] = False  # test: belongs on Eval documents only
+        if name != "Tool":
+            then["smoke"] = False  # smoke: belongs on Tool documents only
         rules.append(
             {
                 "if": {"properties": {"kind": {"const": name}}, "required": ["kind"]},
-                "then": {"properties": {"spec": {"$ref": f"spec/{stem}.schema.json"}}},
+                "then": {"properties": then},
             }
         )
     return {
@@ -873,6 +973,16 @@ def environments_schema() -> dict[str, Any]:
             },
             "planAgainst": {"enum": ["live", "snapshot"]},
             "monitoring": {"type": "array"},
+            "canary": {
+                "type": "object",
+                "properties": {
+                    "rollbackOnFailure": {
+                        "type": "boolean",
+                        "description": "A failing canary eval after an apply restores the before-snapshot.",
+                    }
+                },
+                "additionalProperties": False,
+            },
         },
         "additionalProperties": False,
     }

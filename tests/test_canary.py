@@ -8,26 +8,29 @@ stderr) or write (the state and run folders, the plan files, the export) is sear
 of every secret: raw, JSON-escaped (once and twice), URL-encoded, base64 (three alignments, standard
 and URL-safe, of the raw and the JSON-escaped value), any case, and any 8-character prefix of those.
 
+Runs execute in order against one config and one emulator (the list is :data:`RUNS`): besides the
+CLI's commands they include an apply interrupted by SIGTERM mid-way (latency on the emulator) and its
+rerun, and the action's entrypoint (``ci-deployer-action``, plan and apply, as the runner starts the
+container). The env's HMAC key (``secrets.hmacKey``) is planted too: key material must not appear
+anywhere either.  Everything printed and written is scanned the same way.
+
 Secret managers are planted too, each behind its real protocol peer on loopback and reached with
 the identity CI gives (``tests/support/secret_peers.py``): a real OpenBao (KV v2) logged into with
 the job's GitHub OIDC token (JWT auth), AWS Secrets Manager through moto's server with the role
 assumed from that token (``AssumeRoleWithWebIdentity``), and GCP Secret Manager's REST API with an
 access token.  Their credentials (the OIDC request token, every OIDC token issued, the Google access
-token) are canaries as well.  The action entrypoint (``ci_deployer.action.main``) runs last, in
-process, and its log, outputs, summary and files are scanned the same way.
-
-To add a run (an interrupted apply …), append a :class:`Run` to :data:`RUNS`: runs execute in order
-against one config and one emulator, and everything they print and write is scanned the same way.
+token) are canaries as well, and ``validate --check-secrets`` is one of the runs.
 """
 
 from __future__ import annotations
 
 import base64
-import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +51,7 @@ PLANTED = {
     "HOOK_SECRET": "Hk8&=+/Z",  # exactly 8, with base64 and URL metacharacters
     "ZENDESK_TOKEN": "zd-canary-5f1e2d3c4b5a69788796a5b4c3d2e1f0",
     "VAPI_TOKEN_DEV": API_TOKEN,
+    "CI_DEPLOYER_HMAC_KEY_DEV": "hmac-key-canary-8c1f2e3d4b5a6978",
 }
 # In the secret managers (the dev env's secrets block configures all three).
 VAULT_SECRET = "vault+canary/Q7#=&x\\y"
@@ -57,6 +61,7 @@ GCP_SECRET = "gcp-canary:payload/+=="
 GOOGLE_TOKEN = "ya29.canary-google-access-token-8c7b6a"
 STORED = [VAULT_SECRET, AWS_JSON_SECRET, AWS_WHOLE_SECRET, GCP_SECRET]
 SECRETS = [*PLANTED.values(), FILE_SECRET, *STORED, GOOGLE_TOKEN]
+CREDENTIALS = ("VAPI_TOKEN_DEV", "CI_DEPLOYER_HMAC_KEY_DEV")  # the deployer's own: never a placeholder
 
 
 def needles(secret: str) -> set[str]:
@@ -104,11 +109,13 @@ class Run:
     args: Callable[[Context], list[str]]
     exit_codes: tuple[int, ...] = (0,)
     before: Callable[[Context], None] | None = None
+    interrupt_after: int | None = None  # SIGTERM once the apply journal holds this many writes
+    action: dict[str, str] | None = None  # run the action's entrypoint with these inputs instead of the CLI
 
 
 def _add_tool(ctx: Context) -> None:
     """A new tool whose create (POST) body carries every secret, so an echoing API repeats them all."""
-    headers = "\n".join(f"      X-{i}: secrets://{name}" for i, name in enumerate(PLANTED) if name != "VAPI_TOKEN_DEV")
+    headers = "\n".join(f"      X-{i}: secrets://{name}" for i, name in enumerate(PLANTED) if name not in CREDENTIALS)
     (ctx.root / "tools" / "echoed.yaml").write_text(
         TOOL.format(slug="echoed", fn="echoed")
         + headers
@@ -127,6 +134,22 @@ def _echo(ctx: Context) -> None:
 
 def _no_echo(ctx: Context) -> None:
     ctx.emulator.faults.echo_writes = False
+
+
+def _many_slow(ctx: Context) -> None:
+    """Thirty more tools carrying the secrets, and latency on writes: an apply to interrupt."""
+    _no_echo(ctx)
+    for i in range(30):
+        (ctx.root / "tools" / f"bulk-{i}.yaml").write_text(
+            TOOL.format(slug=f"bulk-{i}", fn=f"bulk_{i}") + "      X-Api-Key: secrets://ORDERS_API_TOKEN\n",
+            encoding="utf-8",
+        )
+    ctx.emulator.faults.latency_ms = 80
+    ctx.emulator.faults.only_methods = frozenset({"POST"})
+
+
+def _fast(ctx: Context) -> None:
+    ctx.emulator.faults.latency_ms = 0
 
 
 RUNS: list[Run] = [
@@ -150,8 +173,12 @@ RUNS: list[Run] = [
     Run("plan-after-failure", lambda c: ["plan", "--env", "dev", "--format", "json"], (0,), before=_no_echo),
     Run("drift", lambda c: ["drift", "--env", "dev"], (0, 3)),
     Run("export", lambda c: ["export", "--env", "dev", "--out", str(c.export_dir)]),
+    Run("apply-interrupted", lambda c: ["apply", "--env", "dev", "--auto-approve"], (1,), _many_slow, 3),
+    Run("apply-rerun", lambda c: ["apply", "--env", "dev", "--auto-approve", "--format", "json"], (0,), _fast),
     Run("validate-check-secrets", lambda c: ["validate", "--env", "dev", "--check-secrets"]),
     Run("check-secrets-json", lambda c: ["validate", "--env", "dev", "--check-secrets", "--format", "json"]),
+    Run("action-plan", lambda c: [], action={"COMMAND": "plan"}),
+    Run("action-apply", lambda c: [], action={"COMMAND": "apply"}),
 ]
 
 TOOL = """\
@@ -195,6 +222,7 @@ environments:
     api: {{url: "{url}", token: secrets://VAPI_TOKEN_DEV}}
     secrets:
       fileRoot: run-secrets
+      hmacKey: secrets://CI_DEPLOYER_HMAC_KEY_DEV
       vault: {{address: "{stores.vault}", auth: {{method: jwt, role: ci-dev}}}}
       aws: {{region: us-east-1, roleArn: "arn:aws:iam::123456789012:role/ci-dev", endpoint: "{stores.aws}"}}
       gcp: {{project: acme-dev, endpoint: "{stores.gcp}"}}
@@ -279,36 +307,50 @@ def leaks(text: str, needles: dict[str, str] | None = None) -> list[str]:
 
 
 def written_files(ctx: Context) -> Iterator[Path]:
-    for folder in (ctx.root / ".ci-deployer", ctx.out_dir, ctx.export_dir):
+    for folder in (ctx.root / ".ci-deployer", ctx.root.parent / ".ci-deployer", ctx.out_dir, ctx.export_dir):
         if folder.exists():
             yield from (p for p in folder.rglob("*") if p.is_file())
 
 
-def run_action(ctx: Context, environ: dict[str, str], command: str, tmp_path: Path) -> tuple[int, str, list[Path]]:
-    """The action's entrypoint, in process, as the container runs it (no GitHub token: nothing is
-    posted); returns its exit code, its log without the ``::add-mask::`` lines the runner consumes,
-    and the files it wrote (outputs, summary, artifacts folder)."""
-    from ci_deployer.action import main
-
-    files = tmp_path / f"action-{command}"
-    files.mkdir()
-    env = {
-        **environ,
-        "CI": "true",
-        "GITHUB_WORKSPACE": str(ctx.root),
-        "RUNNER_TEMP": str(files / "runner_temp"),
-        "GITHUB_OUTPUT": str(files / "output"),
-        "GITHUB_STEP_SUMMARY": str(files / "summary"),
-        "INPUT_COMMAND": command,
-        "INPUT_ENVIRONMENT": "dev",
-        "INPUT_CONFIG_PATH": ".",
-        "INPUT_COMMENT": "false",
-        "INPUT_ALLOW_DELETES": "false",
-    }
-    log = io.StringIO()
-    code = main(env, stdout=log)
-    shown = "\n".join(line for line in log.getvalue().splitlines() if not line.startswith("::add-mask::"))
-    return code, shown, [p for p in files.rglob("*") if p.is_file()]
+def execute(run: Run, ctx: Context, env: dict[str, str]) -> tuple[int, str, str]:
+    """Run one step: the CLI (interrupted with SIGTERM if asked) or the action's entrypoint."""
+    if run.action is not None:
+        summary, output = ctx.out_dir / f"{run.name}.summary.md", ctx.out_dir / f"{run.name}.outputs"
+        ctx.out_dir.mkdir(parents=True, exist_ok=True)
+        inputs = {"ENVIRONMENT": "dev", "CONFIG_PATH": ctx.root.name, "GITHUB_TOKEN": "", **run.action}
+        action_env = {
+            **env,
+            **{f"INPUT_{name}": value for name, value in inputs.items()},
+            "GITHUB_WORKSPACE": str(ctx.root.parent),
+            "GITHUB_STEP_SUMMARY": str(summary),
+            "GITHUB_OUTPUT": str(output),
+            "GITHUB_RUN_ID": "77",
+        }
+        exe = CLI.with_name("ci-deployer-action")
+        proc = subprocess.run(
+            [str(exe)], cwd=ctx.root.parent, capture_output=True, text=True, timeout=180, env=action_env, check=False
+        )
+        # `::add-mask::VALUE` is how the runner learns what to mask: it consumes the line, never shows it
+        shown = "\n".join(line for line in proc.stdout.splitlines() if not line.startswith("::add-mask::"))
+        masked = [line for line in proc.stdout.splitlines() if line.startswith("::add-mask::")]
+        assert masked, "the action masked nothing before printing"
+        files = summary.read_text(encoding="utf-8") + output.read_text(encoding="utf-8")
+        return proc.returncode, shown + "\n" + files, proc.stderr
+    argv = [str(CLI), *run.args(ctx), "--config", str(ctx.root)]
+    if run.interrupt_after is None:
+        done = subprocess.run(argv, cwd=ctx.root, capture_output=True, text=True, timeout=180, env=env, check=False)
+        return done.returncode, done.stdout, done.stderr
+    proc = subprocess.Popen(argv, cwd=ctx.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        journals = list((ctx.root / ".ci-deployer" / "runs").rglob("apply-log.jsonl"))
+        newest = max(journals, key=lambda p: p.stat().st_mtime) if journals else None
+        if newest is not None and newest.read_text(encoding="utf-8").count('"event": "write"') >= run.interrupt_after:
+            proc.send_signal(signal.SIGTERM)
+            break
+        time.sleep(0.01)
+    stdout, stderr = proc.communicate(timeout=120)
+    return proc.returncode, stdout, stderr
 
 
 def test_no_planted_secret_leaves_in_any_form(
@@ -324,32 +366,20 @@ def test_no_planted_secret_leaves_in_any_form(
     for run in RUNS:
         if run.before is not None:
             run.before(ctx)
-        proc = subprocess.run(
-            [str(CLI), *run.args(ctx), "--config", str(ctx.root)],
-            cwd=ctx.root,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            env=env,
-            check=False,
-        )
-        assert proc.returncode in run.exit_codes, f"{run.name}: exit {proc.returncode}\n{proc.stdout}{proc.stderr}"
-        assert "Traceback" not in proc.stdout + proc.stderr, run.name
-        ctx.outputs += [(f"{run.name} stdout", proc.stdout), (f"{run.name} stderr", proc.stderr)]
-    action_files: list[Path] = []
-    for command in ("plan", "drift"):
-        code, log, written = run_action(ctx, env, command, tmp_path)
-        assert code in (0, 3), f"action {command}: exit {code}\n{log}"
-        assert "Traceback" not in log
-        ctx.outputs.append((f"action {command} log", log))
-        action_files += written
+        code, stdout, stderr = execute(run, ctx, env)
+        assert code in run.exit_codes, f"{run.name}: exit {code}\n{stdout}{stderr}"
+        assert "Traceback" not in stdout + stderr, run.name
+        ctx.outputs += [(f"{run.name} stdout", stdout), (f"{run.name} stderr", stderr)]
+    interrupted = "\n".join(text for what, text in ctx.outputs if what.startswith("apply-interrupted"))
+    assert "SIGTERM received" in interrupted and "not attempted" in interrupted
 
     # The runs did what the canary needs: secrets were sent, and an echo of them came back.
     assert any(r.fault == "echo" for r in emulator.request_log)
     echoed = "\n".join(text for what, text in ctx.outputs if what.startswith("apply-echoed"))
     assert "REQUEST BODY IS INVALID" in echoed and "request body (base64)" in echoed
-    files = [*written_files(ctx), *action_files]
+    files = list(written_files(ctx))
     assert any(p.name.endswith(".jsonl") for p in files) and any(p.suffix == ".yaml" for p in files)
+
     # Every store was read with the job's identity, and the stored values reached the API.
     tools = httpx.get(f"{handle.url}/tool", headers={"Authorization": f"Bearer {API_TOKEN}"}).json()
     stored = next(t for t in tools if t["function"]["name"] == "stored")["server"]["headers"]

@@ -3,6 +3,10 @@
 With ``--plan FILE`` the org is planned again first and apply refuses (exit 1, ``plan-changed``)
 unless the fresh plan has the reviewed plan's hash.  Without a terminal and without
 ``--auto-approve`` it refuses at once instead of waiting for an answer.
+
+After an apply to a protected environment, its canary evals run (:mod:`ci_deployer.behaviour.canary`);
+when they fail the step fails with ``canary-failed``, after restoring the before-snapshot where the
+env sets ``protection.canary.rollbackOnFailure``.
 """
 
 from __future__ import annotations
@@ -12,16 +16,18 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ci_deployer import redact
 from ci_deployer.commands import _common
 from ci_deployer.engine.apply import ApplyResult
 from ci_deployer.engine.plan import Plan
+from ci_deployer.engine.session import Session
 from ci_deployer.errors import DeployerError, StateError
 from ci_deployer.settings import Settings
 
 if TYPE_CHECKING:
+    from ci_deployer.behaviour.canary import CanaryOutcome
     from ci_deployer.compose import GateRequest
 
 
@@ -120,10 +126,20 @@ def confirm_or_refuse(args: argparse.Namespace, plan: Plan | None, full_text: Ca
         return
 
 
-def print_result(result: ApplyResult, fmt: str, out_dir: Path) -> None:
+def print_result(result: ApplyResult, fmt: str, out_dir: Path, canary: CanaryOutcome | None = None) -> None:
     if fmt == "json":
         data = result.to_dict()
         data["artifactsDir"] = str(out_dir)
+        if canary is not None and canary.ran:
+            data["canary"] = {
+                "ok": not canary.failed,
+                "summary": canary.summary(),
+                "results": canary.report.to_dict() if canary.report is not None else None,
+                "rolledBack": canary.rolled_back is not None,
+                "rollbackDir": str(canary.rollback_dir) if canary.rollback_dir else None,
+            }
+            if canary.failed:
+                data["failure_reason"] = "canary-failed"
         sys.stdout.write(redact.redact(json.dumps(data, indent=2, ensure_ascii=False)) + "\n")
         return
     counts = result.counts()
@@ -131,6 +147,24 @@ def print_result(result: ApplyResult, fmt: str, out_dir: Path) -> None:
         f"Applied to {result.env}: {counts['ok']} write(s) ok, {counts['failed']} failed, "
         f"{counts['skipped']} not attempted. Plan hash {result.plan_hash}.\nArtifacts: {out_dir}\n"
     )
+    if canary is not None and canary.ran:
+        from ci_deployer.report.tests import render_text
+
+        if canary.report is not None:
+            sys.stdout.write(render_text(canary.report))
+        sys.stdout.write(canary.summary() + "\n")
+
+
+def run_canary(
+    session: Session, settings: Settings, out_dir: Path, cancel: Any = None
+) -> CanaryOutcome:
+    """The canary evals after an apply to a protected env (nothing for the others)."""
+    from ci_deployer.behaviour.canary import after_apply
+    from ci_deployer.behaviour.runner import TestOptions
+    from ci_deployer.progress import stderr_line
+
+    options = TestOptions(run=settings.run_id or None, run_url=settings.run_url or None)
+    return after_apply(session, out_dir, options, progress=stderr_line, cancel=cancel)
 
 
 def gate_request(
@@ -190,5 +224,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 cancel=cancel,
             )
             result = apply(session, options)
-        print_result(result, args.format, out_dir)
+            canary = run_canary(session, settings, out_dir, cancel)
+        print_result(result, args.format, out_dir, canary)
+        if canary.failed:
+            if args.format == "json":
+                return 1  # one JSON document on stdout: the result, with failure_reason canary-failed
+            raise canary.error()
         return 0

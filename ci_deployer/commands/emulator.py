@@ -42,6 +42,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     serve.add_argument("--reset-rate", type=float, default=0, metavar="F", help="share of connections reset (0..1)")
     serve.add_argument("--seed", type=int, default=None, help="seed for the fault RNG (reproducible runs)")
+    serve.add_argument(
+        "--eval-run-polls",
+        type=int,
+        default=0,
+        metavar="N",
+        help="eval runs answer `queued`, then `running` to N polls before they end (default 0: at once)",
+    )
+    serve.add_argument(
+        "--file-processing-polls",
+        type=int,
+        default=0,
+        metavar="N",
+        help="reads of an uploaded file (or a knowledge-base attachment) before Vapi has processed it (default 0)",
+    )
+    serve.add_argument(
+        "--file-processing-ms",
+        type=float,
+        default=0,
+        metavar="MS",
+        help="time an upload stays `processing` (and an attachment `indexing`) at least (default 0)",
+    )
 
 
 def _orgs(specs: list[str]) -> list[tuple[str, str]]:
@@ -68,7 +89,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the emulator until interrupted; returns 0 on a clean stop."""
     if getattr(args, "emulator_command", None) != "serve":
         raise DeployerError("`ci-deployer emulator` needs a subcommand", hint="run `ci-deployer emulator serve`")
-    from ci_deployer.emulator import Emulator, Faults, serve
+    from ci_deployer.emulator import Emulator, Faults, Processing, serve
 
     faults = Faults(
         latency_ms=max(args.latency_ms, 0),
@@ -80,7 +101,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         seed=args.seed,
     )
     orgs = _orgs(args.org)
-    emulator = Emulator(args.data, faults=faults)
+    if args.eval_run_polls < 0:
+        raise DeployerError("--eval-run-polls must be 0 or more", hint="0 ends every eval run at once")
+    processing = Processing(polls=max(args.file_processing_polls, 0), delay_ms=max(args.file_processing_ms, 0))
+    emulator = Emulator(args.data, faults=faults, eval_run_polls=args.eval_run_polls, processing=processing)
     if not orgs:
         orgs = [DEFAULT_ORG]
         print(f"no --org given: created org '{DEFAULT_ORG[0]}' with token '{DEFAULT_ORG[1]}' (local use only)")

@@ -59,6 +59,7 @@ PROTECTION_KEYS = (
     "ticket",
     "planAgainst",
     "monitoring",
+    "canary",  # behavioural tests: {rollbackOnFailure: bool}
 )
 
 
@@ -376,6 +377,19 @@ def _protection(check: _Checker, value: Any, path: Path) -> Protection | None:
     if not isinstance(monitoring, list) or not all(isinstance(m, dict) for m in monitoring):
         check.error((*path, "monitoring"), "E-ENV-TYPE", "monitoring must be a list of maps", "write a list of maps")
         monitoring = []
+    # -- behavioural tests (canary after apply) ---------------------------------------------------
+    canary = check.map_of(data.get("canary"), (*path, "canary"), "canary")
+    check.unknown_keys(canary, ("rollbackOnFailure",), (*path, "canary"), "canary")
+    rollback = canary.get("rollbackOnFailure", False)
+    if not isinstance(rollback, bool):
+        check.error(
+            (*path, "canary", "rollbackOnFailure"),
+            "E-ENV-VALUE",
+            "canary.rollbackOnFailure must be true or false",
+            "write rollbackOnFailure: true to restore the before-snapshot when a canary eval fails",
+        )
+        rollback = False
+    # -- end behavioural tests --------------------------------------------------------------------
     return Protection(
         required_approvals=approvals,
         reviewers=reviewers,
@@ -384,6 +398,7 @@ def _protection(check: _Checker, value: Any, path: Path) -> Protection | None:
         ticket=ticket,
         plan_against=cast(PlanAgainst, plan_against),
         monitoring=monitoring,
+        canary_rollback=rollback,
         raw=data,
     )
 

@@ -12,6 +12,10 @@ relative to *its* folder: there only a one-key map whose value is a string count
 (``{"file": {"type": "string"}}`` is a JSON Schema property, not an include).  A chain that comes
 back to a file it is already reading is an ``E-INCLUDE-CYCLE`` naming the chain, at most
 :data:`MAX_DEPTH` files deep.  Every problem is reported on the document's include.
+
+``{document: PATH}`` (in a query tool's ``knowledgeBases[].fileIds`` only) is not an include: it
+stands for the id of that file's upload, the ref token ``ref:File/<sha256>``
+(:mod:`ci_deployer.config.documents`; the path is relative to the config root).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from ci_deployer.config._util import Verbatim, finding
+from ci_deployer.config.documents import DOCUMENT_KEY, DocumentProblem, DocumentReader, file_token
 from ci_deployer.config.model import Document
 from ci_deployer.config.yamlsource import MAX_INCLUDE_BYTES, ParseProblem, parse_text, read_text
 from ci_deployer.findings import Finding
@@ -39,10 +44,11 @@ _INCLUDE_CODES = {
 class IncludeResolver:
     """Resolves the includes of documents under one config root, caching file reads."""
 
-    def __init__(self, root: FsPath) -> None:
+    def __init__(self, root: FsPath, documents: DocumentReader | None = None) -> None:
         self.root = root
         self.root_real = root.resolve()
         self._cache: dict[tuple[str, FsPath], Any] = {}
+        self.documents = documents if documents is not None else DocumentReader(root)
 
     def resolve(self, doc: Document) -> tuple[Any, list[Finding]]:
         """``doc.spec`` with includes replaced by :class:`Verbatim` values, and the problems found."""
@@ -57,12 +63,39 @@ class IncludeResolver:
                         return Verbatim(value)
                     if key in INCLUDE_KEYS:
                         return self._include(doc, base, key, value, path=path, findings=findings)
+                    if key == DOCUMENT_KEY:
+                        return self._document(doc, value, path=path, findings=findings)
                 return {k: walk(v, (*path, k)) for k, v in node.items()}
             if isinstance(node, list):
                 return [walk(v, (*path, i)) for i, v in enumerate(node)]
             return node
 
         return walk(doc.spec, ()), findings
+
+    def _document(self, doc: Document, target: Any, *, path: Path, findings: list[Finding]) -> Any:
+        """``{document: PATH}`` → the ref token of that file's upload (a located finding otherwise)."""
+        doc_path: Path = ("spec", *path)
+        pos = doc.position((*doc_path, DOCUMENT_KEY))
+
+        def problem(code: str, message: str, hint: str) -> None:
+            findings.append(finding(doc.file, (pos.line, pos.column), code, message, hint, path=doc_path))
+
+        if len(path) < 2 or path[-2] != "fileIds" or not isinstance(path[-1], int):
+            problem(
+                "E-DOCUMENT-PLACE",
+                "{document: …} stands for an uploaded file's id: it goes in a query tool's knowledgeBases[].fileIds",
+                "use {file: …} to include a file's text, or {$literal: {document: …}} for a map with this key",
+            )
+            return None
+        if not isinstance(target, str) or not target.strip():
+            problem("E-DOCUMENT-PATH", "{document: …} needs a file path", "write {document: knowledge/faq.md}")
+            return None
+        try:
+            found = self.documents.file(target)
+        except DocumentProblem as exc:
+            problem(exc.code, exc.message, exc.hint)
+            return None
+        return Verbatim(file_token(found.sha256))
 
     def _include(
         self, doc: Document, base: FsPath, key: str, target: Any, *, path: Path, findings: list[Finding]

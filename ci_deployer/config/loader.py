@@ -14,7 +14,10 @@ Envelope rules checked here (the spec itself is validated later, against the sch
 ``apiVersion: ci-deployer/v1``; ``kind`` one of :data:`ci_deployer.platform.kinds.DOCUMENT_KINDS`;
 ``metadata.name`` a slug (``[a-z0-9][a-z0-9-]*``, ≤ 40 ASCII characters); ``previousNames`` slugs;
 ``labels`` a map of strings; ``environments`` names from environments.yaml; ``policies`` a list of
-Policy names that exist; ``spec`` a map; no other top-level or metadata keys.
+Policy names that exist; ``spec`` a map; ``documents`` (KnowledgeBase only) a list of paths, globs or
+``{file: PATH}`` (:mod:`ci_deployer.config.documents` checks the files); the behavioural tests'
+``test`` (Eval) and ``smoke`` (Tool) blocks, kept as written and checked by
+:mod:`ci_deployer.config.behaviour`; no other top-level or metadata keys.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ ENVIRONMENTS_FILE = "environments.yaml"
 SUFFIXES = (".yaml", ".yml", ".json")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 SLUG_MAX = 40
-TOP_KEYS = ("apiVersion", "kind", "metadata", "policies", "spec")
+TOP_KEYS = ("apiVersion", "kind", "metadata", "policies", "spec", "documents", "test", "smoke")
 METADATA_KEYS = ("name", "previousNames", "description", "labels", "environments")
 
 
@@ -245,7 +248,8 @@ def _envelope(
                 (key,),
                 "E-DOC-UNKNOWN-KEY",
                 f"unknown top-level key {key!r}{did_you_mean(str(key), TOP_KEYS)}",
-                "a document has apiVersion, kind, metadata, policies and spec; Vapi fields go under spec",
+                "a document has apiVersion, kind, metadata, policies and spec (plus documents on a "
+                "KnowledgeBase, test on an Eval, smoke on a Tool); Vapi fields go under spec",
             )
     metadata = _metadata(check, data.get("metadata"), environments)
     policies: list[str] = []
@@ -273,11 +277,61 @@ def _envelope(
             "set environments on the documents that use the policy",
             warn=True,
         )
+    documents = _documents_block(check, kind, data)
     if check.fatal or metadata is None or not isinstance(kind, str) or not isinstance(spec, dict):
         return None
     return Document(
-        kind=kind, metadata=metadata, policies=policies, spec=spec, file=rel, positions=dict(parsed.positions)
+        kind=kind,
+        metadata=metadata,
+        policies=policies,
+        spec=spec,
+        file=rel,
+        positions=dict(parsed.positions),
+        test=data.get("test"),
+        smoke=data.get("smoke"),
+        documents=documents,
     )
+
+
+# --- knowledge-base documents (config/documents.py) ------------------------------------------------
+
+
+def _documents_block(check: _DocChecker, kind: Any, data: dict[Any, Any]) -> list[Any] | None:
+    """The ``documents:`` block's shape: a list of non-empty strings or ``{file: PATH}`` maps, on a
+    KnowledgeBase only (the files themselves are checked when the document is rendered)."""
+    if "documents" not in data:
+        return None
+    raw = data["documents"]
+    if kind != "KnowledgeBase":
+        check.add(
+            ("documents",),
+            "E-DOC-DOCUMENTS-KIND",
+            f"documents: is only for KnowledgeBase documents, not {kind}",
+            "a query tool names an uploaded file as {document: PATH} in knowledgeBases[].fileIds",
+        )
+        return None
+    if raw is None:
+        raw = []
+    if not isinstance(raw, list):
+        check.add(
+            ("documents",),
+            "E-DOC-TYPE",
+            "documents must be a list of files",
+            "e.g. documents: [knowledge/returns/*.md, {file: knowledge/shipping-times.pdf}]",
+        )
+        return None
+    for i, item in enumerate(raw):
+        if isinstance(item, str) and item.strip():
+            continue
+        if isinstance(item, dict) and set(item) == {"file"} and isinstance(item["file"], str) and item["file"].strip():
+            continue
+        check.add(
+            ("documents", i),
+            "E-DOC-TYPE",
+            "a document is a path or glob (relative to the --config folder), or {file: PATH}",
+            "e.g. - knowledge/returns/*.md  or  - {file: knowledge/shipping-times.pdf}",
+        )
+    return list(raw)
 
 
 def _metadata(check: _DocChecker, raw: Any, environments: dict[str, Environment]) -> Metadata | None:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ci_deployer.paths import Path
+
+if TYPE_CHECKING:
+    from ci_deployer.config.documents import DocumentFile
 
 DriftPolicy = Literal["warn", "fail"]
 PlanAgainst = Literal["live", "snapshot"]
@@ -55,6 +58,8 @@ class Protection:
     ticket: TicketRule | None = None
     plan_against: PlanAgainst = "snapshot"
     monitoring: list[dict[str, Any]] = field(default_factory=list)
+    # protection.canary.rollbackOnFailure: a failing canary eval restores the before-snapshot
+    canary_rollback: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -154,6 +159,11 @@ class Document:
     spec: dict[str, Any]
     file: str  # relative to the config root
     positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    # Behavioural tests, as written (parsed and checked by ci_deployer.config.behaviour):
+    test: Any = None  # Eval: the `test:` block (targets, environments, canary)
+    smoke: Any = None  # Tool: the `smoke:` cases
+    # KnowledgeBase: the envelope's `documents:` block as written (None: no block, documents unmanaged)
+    documents: list[Any] | None = None
 
     @property
     def slug(self) -> str:
@@ -221,6 +231,10 @@ class RenderedResource:
     document: Document
     refs: list[Reference] = field(default_factory=list)
     secrets: list[SecretRef] = field(default_factory=list)
+    # KnowledgeBase: the files its `documents:` block lists (None: no block); config/documents.py
+    documents: list[DocumentFile] | None = None
+    # every file this resource needs uploaded: its documents and its `{document: …}` references
+    files: list[DocumentFile] = field(default_factory=list)
 
     @property
     def key(self) -> str:

@@ -9,7 +9,9 @@ aside:
    recursively, lists and scalars are replaced).  Rendering before merging gives the same result
    as merging first, except that a broken template in a value the document overrides still fails;
 3. ``{ref: kind/slug}`` maps are replaced by their slug, included values unwrapped, reference fields
-   of the kinds table and ``secrets://`` placeholders collected.
+   of the kinds table and ``secrets://`` placeholders collected;
+4. a KnowledgeBase's ``documents:`` block is expanded and every file checked and hashed, and the
+   files a spec names as ``{document: PATH}`` collected (:mod:`ci_deployer.config.documents`).
 
 A document that failed any step is left out; its findings say why.
 """
@@ -20,13 +22,14 @@ import functools
 from typing import Any
 
 from ci_deployer.config._util import Verbatim, deep_merge, did_you_mean, finding, unwrap
+from ci_deployer.config.documents import DocumentFile, DocumentReader, resolve_block
 from ci_deployer.config.includes import IncludeResolver
 from ci_deployer.config.model import ConfigRepo, Document, Environment, RenderedResource, SecretRef
 from ci_deployer.config.refs import replace_generic_refs, table_refs
 from ci_deployer.config.secrets import find_placeholders
 from ci_deployer.config.templates import TemplateEngine, TemplateProblem, needs_render
 from ci_deployer.errors import ConfigError
-from ci_deployer.findings import Finding, has_errors
+from ci_deployer.findings import Finding, Level, has_errors
 from ci_deployer.paths import Path
 from ci_deployer.platform.kinds import POLICY
 
@@ -62,7 +65,8 @@ def render_env(repo: ConfigRepo, env: str) -> tuple[list[RenderedResource], list
     """
     environment = _environment(repo, env)
     context = template_context(environment)
-    includes = IncludeResolver(repo.root)
+    reader = document_reader(repo)
+    includes = IncludeResolver(repo.root, documents=reader)
     engine = _engine()
     policies: dict[str, Document] = {}
     for doc in repo.documents_of(POLICY):
@@ -105,8 +109,52 @@ def render_env(repo: ConfigRepo, env: str) -> tuple[list[RenderedResource], list
         resource, problems = _finish(doc, parts, spec)
         findings.extend(problems)
         if resource is not None:
-            out.append(resource)
+            problems = _documents(resource, reader)
+            findings.extend(problems)
+            if not has_errors(problems):
+                out.append(resource)
     return out, findings
+
+
+def document_reader(repo: ConfigRepo) -> DocumentReader:
+    """The reader of knowledge-base documents under the repo's root (its config files excluded)."""
+    return DocumentReader(repo.root, frozenset(d.file for d in repo.documents))
+
+
+def _documents(resource: RenderedResource, reader: DocumentReader) -> list[Finding]:
+    """Fill ``resource.documents`` (its ``documents:`` block) and ``resource.files`` (every file it
+    needs uploaded, ``{document: …}`` references included); the problems found."""
+    doc = resource.document
+    findings: list[Finding] = []
+    if doc.documents is not None:
+
+        def located(index: int, code: str, message: str, hint: str, level: Level) -> Finding:
+            pos = doc.position(("documents", index))
+            mark = (pos.line, pos.column)
+            return finding(doc.file, mark, code, message, hint, path=("documents", index), level=level)
+
+        files, findings = resolve_block(doc.documents, reader, located)
+        resource.documents = files
+    needed: dict[str, DocumentFile] = {f.sha256: f for f in resource.documents or []}
+    for token in _file_tokens(resource.spec):
+        found = reader.by_hash.get(token)
+        if found is not None:
+            needed.setdefault(token, found)
+    resource.files = list(needed.values())
+    return findings
+
+
+def _file_tokens(node: Any) -> list[str]:
+    from ci_deployer.config.documents import FILE_KIND
+
+    prefix = f"ref:{FILE_KIND}/"
+    if isinstance(node, str):
+        return [node[len(prefix) :]] if node.startswith(prefix) else []
+    if isinstance(node, dict):
+        return [t for v in node.values() for t in _file_tokens(v)]
+    if isinstance(node, list):
+        return [t for v in node for t in _file_tokens(v)]
+    return []
 
 
 def logical_specs(repo: ConfigRepo, env: str) -> dict[str, dict[str, Any]]:
@@ -117,7 +165,8 @@ def logical_specs(repo: ConfigRepo, env: str) -> dict[str, dict[str, Any]]:
     whose includes fail are left out (``render_env`` reports them).
     """
     _environment(repo, env)
-    includes = IncludeResolver(repo.root)
+    reader = document_reader(repo)
+    includes = IncludeResolver(repo.root, documents=reader)
     policies: dict[str, Any] = {}
     for doc in repo.documents_of(POLICY):
         if doc.slug not in policies:
@@ -133,6 +182,9 @@ def logical_specs(repo: ConfigRepo, env: str) -> dict[str, dict[str, Any]]:
             continue
         merged = _merge([*parts, spec])
         out[doc.key] = unwrap(merged)
+        if doc.documents is not None:  # the documents' contents are promoted with the base
+            listed, _ = resolve_block(doc.documents, reader, lambda *_: None)
+            out[f"{doc.key}#documents"] = {f.path: f.sha256 for f in listed}
     return out
 
 

@@ -12,8 +12,16 @@ It answers like Vapi (facts from Vapi's OpenAPI spec and VapiAI/gitops; see the 
   must hold an id of the same org; 404 for unknown and foreign ids; 401 for a
   missing or unknown bearer token (each token reaches one org);
 - a generated ``knowledgeBase`` search tool per knowledge base; BYO phone numbers only;
+- files: multipart ``POST /file`` (``purpose``, ``metadata``), ``GET /file?purpose=``, ``GET|PATCH|DELETE
+  /file/{id}``, knowledge-base attach/detach/retry, and processing that takes time
+  (:class:`Processing`: a File is ``processing`` → ``done``, an attachment ``indexing`` → ``ready``,
+  after N reads or a delay); a File's ``url`` is ``/file/{id}/content`` (its bytes), standing in for
+  Vapi's storage URL; ``GET /v2/knowledge-base/{id}`` answers KnowledgeBaseV2WithFiles;
 - server defaults on create (:data:`ci_deployer.emulator.rules.SERVER_DEFAULTS`);
-- a deterministic scripted responder for /chat and /eval/run (:mod:`ci_deployer.emulator.responder`);
+- a deterministic scripted responder for /chat and /eval/run (:mod:`ci_deployer.emulator.responder`:
+  the reply is derived from the assistant's tools, first message and system prompt, so tests can pass
+  and fail on purpose), inline (transient) eval-run targets and evals validated like creates, and
+  optionally asynchronous eval runs (``Emulator(eval_run_polls=N)``: ``queued``, N × ``running``, ``ended``);
 - switchable faults (:class:`Faults`) and a request log (:class:`LoggedRequest`).
 
 Documented approximations: deleting a tool referenced by any assistant (``model.toolIds`` /
@@ -29,10 +37,19 @@ Front ends: :meth:`Emulator.transport` (in-process httpx transport), :meth:`Emul
 
 from __future__ import annotations
 
-from ci_deployer.emulator.app import Emulator, LoggedRequest
+from ci_deployer.emulator.app import Emulator, LoggedRequest, Processing
 from ci_deployer.emulator.faults import Faults
 from ci_deployer.emulator.rules import SERVER_DEFAULTS
 from ci_deployer.emulator.server import ServerHandle, serve
 from ci_deployer.emulator.transport import embedded_transport
 
-__all__ = ["SERVER_DEFAULTS", "Emulator", "Faults", "LoggedRequest", "ServerHandle", "embedded_transport", "serve"]
+__all__ = [
+    "SERVER_DEFAULTS",
+    "Emulator",
+    "Faults",
+    "LoggedRequest",
+    "Processing",
+    "ServerHandle",
+    "embedded_transport",
+    "serve",
+]

@@ -6,6 +6,7 @@ the three front ends share: the WSGI app, the in-process httpx transport and the
 
 from __future__ import annotations
 
+import base64
 import copy
 import email.parser
 import email.policy
@@ -54,6 +55,34 @@ class LoggedRequest:
     dropped: bool = False
     fault: str | None = None  # "reset" | "fail" | "throttle" | "echo" | "drop" | None
     query: str = ""
+
+
+@dataclass(frozen=True)
+class Processing:
+    """How long Vapi takes to read an upload (File ``status`` processing → done) and to index an
+    attachment (KnowledgeBaseV2File ``status`` indexing → ready): ``polls`` reads of it (GET
+    /file/{id}, GET /v2/knowledge-base/{id}/file), and at least ``delay_ms`` after the write.  The
+    default (0, 0) answers done/ready at once.  ``fail_names``: file names whose first indexing
+    fails (``status: failed``) until ``POST …/file/{fileId}/retry``."""
+
+    polls: int = 0
+    delay_ms: float = 0
+    fail_names: frozenset[str] = frozenset()
+
+
+@dataclass
+class _Pending:
+    polls: int
+    ready_at: float
+    fail: bool = False
+
+
+@dataclass(frozen=True)
+class RawBody:
+    """A non-JSON answer (a file's bytes)."""
+
+    data: bytes
+    content_type: str
 
 
 @dataclass
@@ -116,12 +145,26 @@ class Emulator:
     ``faults`` may be changed at any time; ``request_log`` lists every request seen, in order.
     """
 
-    def __init__(self, data_dir: Path | None = None, *, faults: Faults | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path | None = None,
+        *,
+        faults: Faults | None = None,
+        eval_run_polls: int = 0,
+        processing: Processing | None = None,
+    ) -> None:
         self.faults = faults if faults is not None else Faults()
+        # How many GETs of a new eval run answer `running` before it ends (Vapi runs evals
+        # asynchronously: POST /eval/run answers `queued`, GET /eval/run/{id} until `ended`).  0 ends
+        # it at once (the POST answers the ended run); a huge number makes runs that never end.
+        self.eval_run_polls = eval_run_polls
+        self._pending_runs: dict[tuple[str, str], list[Any]] = {}  # (org, run id) → [GETs left, final run]
+        self.processing = processing if processing is not None else Processing()
         self.request_log: list[LoggedRequest] = []
         self._lock = threading.RLock()
         self._storage = Storage(data_dir)
         self._collections = _build_collections()
+        self._pending: dict[str, _Pending] = {}  # file or attachment id → what is left of its processing
 
     # --- public API --------------------------------------------------------------------------------
 
@@ -228,7 +271,11 @@ class Emulator:
                 org = self._authenticate(headers, org_override)
                 org_name = org.name
                 status, payload = self._dispatch(org, method, path, query=query, headers=headers, raw=body)
-            outcome = _json_outcome(status, payload)
+            if isinstance(payload, RawBody):
+                headers_out = [("Content-Type", payload.content_type), ("Content-Length", str(len(payload.data)))]
+                outcome = Outcome(status, payload.data, headers_out)
+            else:
+                outcome = _json_outcome(status, payload)
         except HttpError as error:
             outcome = _json_outcome(error.status, error.body, list(error.headers.items()))
         dropped = active and faults.hit(faults.drop_rate)
@@ -261,6 +308,12 @@ class Emulator:
         cannot = nest_error(404, f"Cannot {method} {path}")
         if parts[:2] == ["v2", "knowledge-base"] and len(parts) >= 4 and parts[3] == "file":
             return self._kb_files(org, method, parts[2], parts[4:], raw=raw, cannot=cannot)
+        if parts[:1] == ["file"] and len(parts) == 3 and parts[2] == "content" and method == "GET":
+            return 200, self._file_content(org, parts[1])
+        if parts[:1] == ["file"] and len(parts) == 2 and method == "GET":
+            return 200, self._file(org, parts[1], poll=True)
+        if parts[:2] == ["v2", "knowledge-base"] and len(parts) == 3 and method == "GET":
+            return 200, self._kb_with_files(org, parts[2])
         if parts[:2] == ["eval", "run"]:
             base, rest = "/eval/run", parts[2:]
         elif parts[:1] == ["v2"]:
@@ -272,6 +325,9 @@ class Emulator:
             raise cannot
         if not rest:
             if method == "GET":
+                if collection.name == "file":
+                    for record in list(org.collection("file").values()):
+                        self._file(org, record.obj["id"], poll=False)
                 return 200, self._list(org, collection, query)
             if method == "POST":
                 if collection.name == "file":
@@ -279,6 +335,8 @@ class Emulator:
                 return 201, self._create(org, collection, _json_body(raw))
             raise cannot
         resource_id = rest[0]
+        if method == "GET" and collection.name == "eval-run":
+            self._advance_run(org, resource_id)
         if method == "GET":
             return 200, copy.deepcopy(self._get(org, collection, resource_id).obj)
         if method == "PATCH" and collection.name not in ("eval-run", "chat"):
@@ -465,6 +523,8 @@ class Emulator:
             self._detach_all(org, lambda a: a.obj["knowledgeBaseV2Id"] == resource_id)
         if collection.name == "file":
             self._detach_all(org, lambda a: a.obj["fileId"] == resource_id)
+            self._storage.delete(org, "file-content", resource_id)
+            self._pending.pop(resource_id, None)
         return record.obj
 
     def _assistants_using(self, org: Org, tool_ids: set[str]) -> list[tuple[str, str]]:
@@ -512,10 +572,10 @@ class Emulator:
         self, org: Org, method: str, kb_id: str, rest: list[str], *, raw: bytes, cannot: HttpError
     ) -> tuple[int, Any]:
         self._get(org, self._collections["/v2/knowledge-base"], kb_id)
+        if not rest and method == "GET":
+            return 200, self._attachments(org, kb_id, poll=True)
         attachments = org.collection("kb-file").values()
         attached = {a.obj["fileId"]: a for a in attachments if a.obj["knowledgeBaseV2Id"] == kb_id}
-        if not rest and method == "GET":
-            return 200, [copy.deepcopy(a.obj) for a in attached.values()]
         if not rest and method == "POST":
             body = _json_body(raw)
             errors = [f"property {k} should not exist" for k in body if k != "fileId"]
@@ -532,28 +592,96 @@ class Emulator:
                 return 201, copy.deepcopy(attached[file_id].obj)
             now = org.tick()
             stamp = format_ms(now)
+            attachment_id = str(uuid.uuid4())
             obj = {
-                "id": str(uuid.uuid4()),
+                "id": attachment_id,
                 "knowledgeBaseV2Id": kb_id,
                 "fileId": file_id,
                 "fileName": file.obj.get("name"),
                 "mimetype": file.obj.get("mimetype"),
                 "bytes": file.obj.get("bytes"),
-                "status": "ready",
+                "status": "indexing",
                 "createdAt": stamp,
                 "updatedAt": stamp,
             }
+            fail = file.obj.get("name") in self.processing.fail_names
+            self._pending[attachment_id] = self._new_pending(fail)
             self._storage.put(org, "kb-file", Record(obj, now, now))
-            return 201, copy.deepcopy(obj)
+            return 201, self._attachment(org, attachment_id, poll=False)
         if len(rest) in (1, 2) and (method, rest[1:]) in (("DELETE", []), ("POST", ["retry"])):
             attachment = attached.get(rest[0])
             if attachment is None:
                 raise not_found("Knowledge base file")
             if method == "DELETE":
                 self._storage.delete(org, "kb-file", attachment.obj["id"])
+                self._pending.pop(attachment.obj["id"], None)
                 return 200, attachment.obj
-            return 201, copy.deepcopy(attachment.obj)
+            if attachment.obj.get("status") == "failed":  # index it again
+                self._pending[attachment.obj["id"]] = self._new_pending(False)
+                self._set_status(org, "kb-file", attachment, "indexing")
+            return 201, self._attachment(org, attachment.obj["id"], poll=False)
         raise cannot
+
+    def _kb_with_files(self, org: Org, kb_id: str) -> dict[str, Any]:
+        """GET /v2/knowledge-base/{id}: KnowledgeBaseV2WithFiles (the base, its files, its tool's id)."""
+        kb = copy.deepcopy(self._get(org, self._collections["/v2/knowledge-base"], kb_id).obj)
+        tools = org.collection("tool").values()
+        tool = next((t.obj["id"] for t in tools if t.obj.get("knowledgeBaseId") == kb_id), None)
+        return {**kb, "files": self._attachments(org, kb_id, poll=False), "toolId": tool}
+
+    # --- processing: uploads (processing → done) and attachments (indexing → ready) -------------------
+
+    def _new_pending(self, fail: bool) -> _Pending:
+        return _Pending(self.processing.polls, time.monotonic() + self.processing.delay_ms / 1000, fail)
+
+    def _advance(self, item_id: str, poll: bool) -> str | None:
+        """``None`` while still pending, else ``"done"``/``"failed"`` (and forgets it); a poll counts one."""
+        pending = self._pending.get(item_id)
+        if pending is None:
+            return "done"
+        if poll and pending.polls > 0:
+            pending.polls -= 1
+        if pending.polls > 0 or time.monotonic() < pending.ready_at:
+            return None
+        del self._pending[item_id]
+        return "failed" if pending.fail else "done"
+
+    def _set_status(self, org: Org, collection: str, record: Record, status: str) -> Record:
+        now = org.tick()
+        obj = {**record.obj, "status": status, "updatedAt": format_ms(now)}
+        updated = Record(obj, record.created_ms, now)
+        self._storage.put(org, collection, updated)
+        return updated
+
+    def _file(self, org: Org, file_id: str, *, poll: bool) -> dict[str, Any]:
+        record = self._get(org, self._collections["/file"], file_id)
+        if record.obj.get("status") == "processing" and self._advance(file_id, poll) is not None:
+            record = self._set_status(org, "file", record, "done")
+        return copy.deepcopy(record.obj)
+
+    def _attachment(self, org: Org, attachment_id: str, *, poll: bool) -> dict[str, Any]:
+        record = org.collection("kb-file")[attachment_id]
+        if record.obj.get("status") == "indexing":
+            file = org.collection("file").get(record.obj["fileId"])
+            file_done = file is None or self._file(org, file.obj["id"], poll=False).get("status") == "done"
+            if file_done:
+                outcome = self._advance(attachment_id, poll)
+                if outcome is not None:
+                    record = self._set_status(org, "kb-file", record, "ready" if outcome == "done" else "failed")
+        return copy.deepcopy(record.obj)
+
+    def _attachments(self, org: Org, kb_id: str, *, poll: bool) -> list[dict[str, Any]]:
+        ids = [a.obj["id"] for a in org.collection("kb-file").values() if a.obj["knowledgeBaseV2Id"] == kb_id]
+        return [self._attachment(org, i, poll=poll) for i in ids]
+
+    def _file_content(self, org: Org, file_id: str) -> RawBody:
+        """GET /file/{id}/content (the emulator's stand-in for a File's storage ``url``)."""
+        file = self._get(org, self._collections["/file"], file_id)
+        stored = org.collection("file-content").get(file_id)
+        if stored is None:
+            raise not_found("File content")
+        data = base64.b64decode(stored.obj["data"])
+        return RawBody(data, str(file.obj.get("mimetype") or "application/octet-stream"))
 
     def _create_file(self, org: Org, headers: Mapping[str, str], raw: bytes) -> Any:
         fields = _multipart(headers.get("content-type", ""), raw)
@@ -566,13 +694,16 @@ class Emulator:
             errors.append(
                 "purpose must be one of the following values: assistant, composer-attachment, knowledge-base-v2"
             )
+        if "metadata" in fields and len(fields["metadata"][2].decode("utf-8", "replace")) > 4096:
+            errors.append("metadata must be shorter than or equal to 4096 characters")  # CreateFileDTO
         if errors:
             raise bad_request(errors)
         assert upload is not None
         content_type, filename, data = upload
+        processing = self.processing.polls > 0 or self.processing.delay_ms > 0
         body: dict[str, Any] = {
             "object": "file",
-            "status": "done",
+            "status": "processing" if processing else "done",
             "name": filename,
             "originalName": filename,
             "bytes": len(data),
@@ -585,25 +716,51 @@ class Emulator:
                 body["metadata"] = json.loads(fields["metadata"][2])
             except ValueError:
                 raise bad_request(["metadata must be a JSON string"]) from None
-        return copy.deepcopy(self._insert(org, self._collections["/file"], body))
+        file_id = str(uuid.uuid4())
+        # Vapi's `url` is its storage's; the emulator serves the bytes itself (GET /file/{id}/content).
+        body["url"] = f"/file/{file_id}/content"
+        created = self._insert(org, self._collections["/file"], body, resource_id=file_id)
+        now = org.tick()
+        stamp = format_ms(now)  # stored like a resource (the disk loader reads its timestamps)
+        encoded = base64.b64encode(data).decode("ascii")
+        content = {"id": file_id, "data": encoded, "createdAt": stamp, "updatedAt": stamp}
+        self._storage.put(org, "file-content", Record(content, now, now))
+        if processing:
+            self._pending[file_id] = self._new_pending(False)
+        return copy.deepcopy(created)
 
     # --- runners -----------------------------------------------------------------------------------
 
     def _target_assistant(self, org: Org, assistant_id: Any, squad_id: Any, inline: Any, field: str) -> dict[str, Any]:
+        """The assistant that answers: an inline one, a saved one, or a squad's first member."""
         if isinstance(inline, dict):
             return inline
         if squad_id is not None:
             squad = org.collection("squad").get(str(squad_id))
             if squad is None:
                 raise bad_request([f"{field}squadId Squad {squad_id!r} not found"])
-            member = (squad.obj.get("members") or [{}])[0]
-            if isinstance(member.get("assistant"), dict):
-                return dict(member["assistant"])
-            assistant_id = member.get("assistantId")
+            return self._first_member(org, squad.obj, field)
         record = org.collection("assistant").get(str(assistant_id))
         if record is None:
             raise bad_request([f"{field}assistantId Assistant {assistant_id!r} not found"])
         return record.obj
+
+    def _first_member(self, org: Org, squad: dict[str, Any], field: str) -> dict[str, Any]:
+        """A squad (saved or inline) answers with its first member, inline or by id."""
+        member = (squad.get("members") or [{}])[0]
+        if isinstance(member.get("assistant"), dict):
+            return dict(member["assistant"])
+        return self._target_assistant(org, member.get("assistantId"), None, None, f"{field}members.0.")
+
+    def _inline_messages(self, org: Org, kind_name: str, body: Any, field: str) -> list[str]:
+        """400 messages for an inline (transient) resource: the same schemas and references as a create."""
+        if not isinstance(body, dict):
+            return [f"{field} must be an object"]
+        kind = KINDS[kind_name]
+        messages = validate(kind, body, "create")
+        if not messages:
+            messages = reference_messages(kind, body, lambda k, i: self._exists(org, k, i))
+        return [f"{field}.{m}" for m in messages]
 
     def _tool_lookup(self, org: Org) -> Callable[[str], dict[str, Any] | None]:
         tools = org.collection("tool")
@@ -630,10 +787,12 @@ class Emulator:
             raise bad_request(errors)
         source = body if targets else (previous.obj if previous else {})
         squad = source.get("squad")
-        inline = source.get("assistant")
-        if inline is None and isinstance(squad, dict):
-            inline = (squad.get("members") or [{}])[0].get("assistant")
-        assistant = self._target_assistant(org, source.get("assistantId"), source.get("squadId"), inline, "")
+        if isinstance(squad, dict):
+            assistant = self._first_member(org, squad, "squad.")
+        else:
+            assistant = self._target_assistant(
+                org, source.get("assistantId"), source.get("squadId"), source.get("assistant"), ""
+            )
         history: list[dict[str, Any]] = []
         if previous is not None:
             history = copy.deepcopy((previous.obj.get("messages") or []) + (previous.obj.get("output") or []))
@@ -667,17 +826,26 @@ class Emulator:
                 the_eval = record.obj
         if not isinstance(the_eval, dict) or not isinstance(the_eval.get("messages"), list):
             errors.append("eval or evalId must be given (an eval with messages)")
+        elif body.get("evalId") is None:
+            errors += self._inline_messages(org, "Eval", the_eval, "eval")  # a transient eval: CreateEvalDTO
+        if isinstance(target, dict):
+            for key, kind_name in (("assistant", "Assistant"), ("squad", "Squad")):
+                if target.get(key) is not None:  # a transient target: CreateAssistantDTO / CreateSquadDTO
+                    errors += self._inline_messages(org, kind_name, target[key], f"target.{key}")
         if errors:
             raise bad_request(errors)
         assert isinstance(target, dict) and isinstance(the_eval, dict)
-        if target["type"] == "squad":
-            assistant = self._target_assistant(org, None, target.get("squadId"), target.get("squad"), "target.")
+        if target["type"] == "squad" and isinstance(target.get("squad"), dict):
+            assistant = self._first_member(org, target["squad"], "target.squad.")
+        elif target["type"] == "squad":
+            assistant = self._target_assistant(org, None, target.get("squadId"), None, "target.")
         else:
             assistant = self._target_assistant(org, target.get("assistantId"), None, target.get("assistant"), "target.")
         names = responder.tool_names(assistant, self._tool_lookup(org))
         started = format_ms(org.last_ms + 1)
         transcript: list[dict[str, Any]] = []
         user_text = ""
+        tool_result: str | None = None  # a mocked tool answer the next reply relays
         turns = 0
         failed = False
         for message in the_eval["messages"]:
@@ -685,7 +853,10 @@ class Emulator:
                 continue
             role = message.get("role")
             if role == "assistant" and isinstance(message.get("judgePlan"), dict):
-                answer = responder.reply(assistant, names, user_text, turns)
+                if tool_result is not None:
+                    answer = responder.relay(tool_result)
+                else:
+                    answer = responder.reply(assistant, names, user_text, turns)
                 reason = responder.judge(message["judgePlan"], answer)
                 failed = failed or reason is not None
                 answer["judge"] = {"status": "fail" if reason else "pass"}
@@ -693,11 +864,19 @@ class Emulator:
                     answer["judge"]["failureReason"] = reason
                 transcript.append(answer)
                 turns += 1
+                tool_result = None
+                override = (message.get("continuePlan") or {}) if isinstance(message.get("continuePlan"), dict) else {}
+                if reason and override.get("exitOnFailureEnabled"):
+                    break  # AssistantMessageEvaluationContinuePlan: stop at the first failure
                 continue
             if role == "user":
                 user_text = str(message.get("content") or "")
+                tool_result = None
+            elif role == "tool":
+                tool_result = str(message.get("content") or "")
             elif role == "assistant":
                 turns += 1  # a mocked assistant turn: the assistant has spoken
+                tool_result = None
             transcript.append(copy.deepcopy(message))
         run: dict[str, Any] = {
             "type": "eval",
@@ -716,8 +895,25 @@ class Emulator:
         obj["startedAt"] = obj["results"][0]["startedAt"] = started
         obj["endedAt"] = obj["results"][0]["endedAt"] = obj["createdAt"]
         record = org.collection("eval-run")[obj["id"]]
+        if self.eval_run_polls > 0:
+            # Queued now; GET /eval/run/{id} reveals the (already judged) run after that many polls.
+            self._pending_runs[(org.name, obj["id"])] = [self.eval_run_polls, copy.deepcopy(obj)]
+            obj = {k: v for k, v in obj.items() if k not in ("endedReason", "endedAt", "results")}
+            obj.update(status="queued", results=[])
         self._storage.put(org, "eval-run", Record(obj, record.created_ms, record.updated_ms))
         return copy.deepcopy(obj)
+
+    def _advance_run(self, org: Org, run_id: str) -> None:
+        """One GET of a pending eval run: ``running`` until its polls are used up, then the ended run."""
+        pending = self._pending_runs.get((org.name, run_id))
+        record = org.collection("eval-run").get(run_id)
+        if pending is None or record is None:
+            return
+        pending[0] -= 1
+        obj = pending[1] if pending[0] < 0 else {**record.obj, "status": "running"}
+        if pending[0] < 0:
+            del self._pending_runs[(org.name, run_id)]
+        self._storage.put(org, "eval-run", Record(obj, record.created_ms, record.updated_ms))
 
 
 # --- helpers ---------------------------------------------------------------------------------------

@@ -11,12 +11,27 @@ No model is called.  For one user turn the reply is, in this order:
    ``system``, up to and including the first ``.``, ``!`` or ``?``), or ``"How can I help you today?"``
    when there is no system prompt.
 
-A squad answers with its first member (``members[0].assistantId`` or inline ``assistant``).
+A squad answers with its first member (``members[0].assistantId`` or inline ``assistant``), saved or
+inline (``squad`` in a chat or eval-run target).
+
+In an eval run (``POST /eval/run``) the mock conversation is played in order: a ``user`` message sets
+the text the next reply answers (rules 1-3); a mocked ``tool`` message (the tool's answer) is
+**relayed**: the next reply's content is that text, verbatim, as a model reading out a tool result
+would; a mocked ``assistant`` message counts as a turn spoken.  Each assistant checkpoint
+(``judgePlan``) gets the reply above, judged, and marked in the run's ``results[0].messages`` with
+``judge: {status: pass|fail, failureReason?}``; ``results[0].status`` is ``fail`` when any checkpoint
+failed.  ``continuePlan.exitOnFailureEnabled`` stops the conversation at a failed checkpoint.
 
 Eval judging (``judgePlan`` on an assistant checkpoint): ``exact`` compares the reply's content with
-``content`` (surrounding whitespace ignored) and, when given, the called tools' names with
-``toolCalls[].name``; ``regex`` searches ``content`` as a Python regular expression in the reply;
-``ai`` always passes (there is no model here).
+``content`` (surrounding whitespace ignored, case-insensitive as Vapi documents) and, when given, the
+called tools' names with ``toolCalls[].name``; ``regex`` searches ``content`` in the reply as a Python
+regular expression — a JavaScript-style literal ``/pattern/flags`` (Vapi's own examples: ``/sunny/i``)
+has its delimiters removed and its ``i``, ``m`` and ``s`` flags applied; ``ai`` always passes (there
+is no model here).
+
+Runs end at once unless the emulator is told otherwise (``Emulator.eval_run_polls``, ``emulator
+serve --eval-run-polls N``): then the POST answers ``queued`` and ``GET /eval/run/{id}`` answers
+``running`` N times before the ended run, so clients must poll — and a huge N is a run that never ends.
 """
 
 from __future__ import annotations
@@ -72,6 +87,26 @@ def reply(assistant: Mapping[str, Any], names: Sequence[str], user_text: str, as
     return {"role": "assistant", "content": first_sentence(assistant)}
 
 
+def relay(tool_result: str) -> dict[str, Any]:
+    """The reply after a mocked tool answer: its text, verbatim."""
+    return {"role": "assistant", "content": tool_result}
+
+
+_JS_LITERAL = re.compile(r"^/(.*)/([a-z]*)$", re.DOTALL)
+_JS_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
+
+
+def compile_judge_regex(text: str) -> re.Pattern[str]:
+    """A judge's regex: Python syntax, or a JavaScript literal ``/pattern/flags`` (Vapi's examples)."""
+    match = _JS_LITERAL.match(text)
+    if match is None:
+        return re.compile(text)
+    flags = 0
+    for flag in match.group(2):
+        flags |= _JS_FLAGS.get(flag, 0)
+    return re.compile(match.group(1), flags)
+
+
 def called_tools(message: Mapping[str, Any]) -> list[str]:
     return [c["function"]["name"] for c in message.get("tool_calls") or []]
 
@@ -85,14 +120,15 @@ def judge(plan: Mapping[str, Any], message: Mapping[str, Any]) -> str | None:
         return f"expected tool calls {expected_tools}, got {called_tools(message)}"
     if kind == "exact":
         want = plan.get("content")
-        if isinstance(want, str) and want.strip() != content.strip() and not (expected_tools and not want):
+        same = isinstance(want, str) and want.strip().casefold() == content.strip().casefold()
+        if isinstance(want, str) and not same and not (expected_tools and not want):
             return f"expected exactly {want!r}, got {content!r}"
         return None
     if kind == "regex":
         pattern = str(plan.get("content") or "")
         try:
-            found = re.search(pattern, content)
+            found = compile_judge_regex(pattern).search(content)
         except re.error as exc:
             return f"judgePlan.content is not a valid regular expression: {exc}"
-        return None if found else f"{content!r} does not match /{pattern}/"
+        return None if found else f"{content!r} does not match {pattern if pattern.startswith('/') else f'/{pattern}/'}"
     return None  # "ai": no model here; documented as always passing

@@ -2,8 +2,9 @@
 
 Request framing is checked here, before the emulator sees a request: a ``Content-Length`` that is not
 one plain decimal number (or several that disagree), or a malformed chunk size, is a 400; a body over
-:data:`MAX_BODY_BYTES` (10 MiB, larger than any prompt-carrying payload, and what a config's 1 MiB
-includes can add up to) is a 413 and is not read.  Both answer in Vapi's NestJS shape and close the
+:data:`MAX_BODY_BYTES` (11 MiB: larger than any prompt-carrying payload and what a config's 1 MiB
+includes can add up to, and room for a 10 MiB knowledge-base document with its multipart framing) is a
+413 and is not read.  Both answer in Vapi's NestJS shape and close the
 connection, since the rest of the stream can no longer be framed.
 """
 
@@ -14,16 +15,17 @@ import json
 import re
 import socket
 import struct
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ci_deployer.emulator.app import Emulator, Outcome
 
-MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_BODY_BYTES = 11 * 1024 * 1024  # a 10 MiB document (config/documents.py MAX_FILE_BYTES) + multipart framing
 _DECIMAL = re.compile(r"^[0-9]{1,19}$")  # ASCII digits only: int() would also take "+1", " 1", "1_0", "١"
 
 
@@ -46,6 +48,13 @@ class _Server(ThreadingHTTPServer):
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (killed, reset) is normal for a server: one line, no traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            return
+        sys.stderr.write(f"emulator: request from {client_address} failed: {type(error).__name__}: {error}\n")
 
     def close_connections(self) -> None:
         """Wake every handler blocked on a keep-alive connection so that its thread ends."""

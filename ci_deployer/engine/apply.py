@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from ci_deployer import redact
 from ci_deployer.config.secrets import SecretResolver, substitute
+from ci_deployer.engine import documents_apply as documents
 from ci_deployer.engine import graph
 from ci_deployer.engine.auditlog import current_operation
 from ci_deployer.engine.canonical import (
@@ -141,7 +142,16 @@ class ApplyResult:
         }
 
 
-SYMBOLS = {"create": "+", "update": "~", "delete": "-", "rename": ">", "adopt": "<", "patch": "~"}
+SYMBOLS = {
+    "create": "+",
+    "update": "~",
+    "delete": "-",
+    "rename": ">",
+    "adopt": "<",
+    "patch": "~",
+    "documents": "~",  # a knowledge base's attachments (engine/documents.py)
+    "ready": "…",  # an uploaded document Vapi has not read
+}
 
 
 class Applier:
@@ -305,7 +315,10 @@ class Applier:
         self.cancel.set()
         if result.action == "create" and result.id is not None:
             try:
-                self.client.delete(result.kind, result.id)
+                if result.kind in KINDS:
+                    self.client.delete(result.kind, result.id)
+                else:  # an uploaded document (engine/documents.py)
+                    documents.undo_upload(self.client, result.id)
                 undone = "deleted again"
             except DeployerError as exc:
                 undone = f"NOT deleted ({exc}): delete it by hand"
@@ -404,15 +417,26 @@ class Applier:
     def execute(self) -> list[OpResult]:
         """Every write of the plan; failures are collected (a failed resource's dependants are skipped)."""
         plan = self.ctx.plan
-        writes = [c for c in plan.writes() if c.action != "delete"]
-        deletes = [c for c in plan.writes() if c.action == "delete" and not c.blocked]
+        docs = self.ctx.documents  # knowledge-base documents (engine/documents.py), or None
+        # File changes (uploads, deletes of documents) are carried out by engine/documents.py.
+        writes = [c for c in plan.writes() if c.action != "delete" and c.kind in KINDS]
+        deletes = [c for c in plan.writes() if c.action == "delete" and not c.blocked and c.kind in KINDS]
         by_key = {c.key: c for c in writes}
         creating = {c.key for c in writes if c.action == "create"}
+        if docs is not None:  # assistants wait for the bases whose documents change, and for uploads
+            creating |= set(docs.kb_ops) | {f"File/{sha}" for sha in docs.uploads}
         sched = graph.schedule({k: self.ctx.desired_canonical[k] for k in by_key}, creating)
         if self.progress is not None:
-            self.progress.start(len(writes) + len(sched.deferred) + len(deletes))
+            extra = docs.count() if docs is not None else 0
+            self.progress.start(len(writes) + len(sched.deferred) + len(deletes) + extra)
         results: list[OpResult] = []
         failed: set[str] = set()
+        if docs is not None and docs.uploads:
+            for r in documents.upload(self, docs):
+                results.append(r)
+                if r.status != "ok":
+                    failed.add(r.key)
+            self._level_done(results)
         for level in sched.levels:
             todo = []
             for key in level:
@@ -427,12 +451,16 @@ class Applier:
                     continue
                 todo.append(change)
 
-            def one(change: Change) -> OpResult:
+            def one(change: Change) -> list[OpResult]:
                 if change.action == "create":
-                    return self.create(change, sched.deferred.get(change.key))
-                return self.update(change)
+                    done = self.create(change, sched.deferred.get(change.key))
+                else:
+                    done = self.update(change)
+                if docs is not None and change.key in docs.kb_ops and done.status == "ok":
+                    return [done, documents.sync_kb(self, docs, change, done.id)]
+                return [done]
 
-            level_results = self.client.map(one, todo)
+            level_results = [r for rs in self.client.map(one, todo) for r in rs]
             for r in level_results:
                 results.append(r)
                 if r.status != "ok":
@@ -464,6 +492,14 @@ class Applier:
                 results.append(r)
                 if r.status != "ok":
                     failed.add(r.key)
+            self._level_done(results)
+        if docs is not None and any(not blocked for _, _, blocked in docs.deletes):
+            skip = None
+            if self.cancel.is_set():
+                skip = "not attempted: the apply was interrupted"
+            elif failed:
+                skip = "not attempted: earlier writes failed"
+            results.extend(documents.delete_files(self, docs, skip=skip))
             self._level_done(results)
         if self.progress is not None:
             self.progress.finish(results)
@@ -532,6 +568,9 @@ class Applier:
         secret_hmacs = dict(ctx.state.secret_hmacs) if ctx.state is not None else {}
         if complete:
             secret_hmacs.update(ctx.secret_hmacs)
+        section = dict(ctx.state.documents) if ctx.state is not None else {}
+        if ctx.documents is not None:
+            section = documents.snapshot_section(self, ctx.documents, results)
         return Snapshot(
             env=self.env,
             org=ctx.environment.org,
@@ -544,6 +583,7 @@ class Applier:
             plan_hash=plan_hash,
             logical_hash=logical_hash,
             secret_hmacs=secret_hmacs,
+            documents=section,
         )
 
 
@@ -593,6 +633,7 @@ def backup_snapshot(ctx: PlanContext, *, sha: str | None, run: str | None) -> Sn
         secret_hmacs=dict(ctx.state.secret_hmacs) if ctx.state is not None else {},
         kind_name="backup",
         unmanaged=unmanaged,
+        documents=dict(ctx.state.documents) if ctx.state is not None else {},
     )
 
 

@@ -4,6 +4,8 @@
   kind); ids of exported resources become slugs (``{ref: kind/slug}`` outside the kinds table's
   reference fields); server fields and labels are stripped; keys sorted.
 - System prompts go to ``prompts/<slug>.md`` as ``{file: …}`` includes.
+- Knowledge-base documents go to ``knowledge/<slug>/`` and are listed in the base's ``documents:``
+  block; a query tool's file ids become ``{document: PATH}`` (:mod:`ci_deployer.engine.export_documents`).
 - Secrets: a value whose HMAC matches the placeholder recorded in the state gets that placeholder
   back; any other secret value becomes a new ``secrets://`` placeholder (named in the warnings).
 - Templates come back: for a document the config (``--config``) already has, a value the config
@@ -35,6 +37,7 @@ from ci_deployer.engine.canonical import (
     sort_keys,
     strip_server_fields,
 )
+from ci_deployer.engine.export_documents import export_documents, with_document_refs
 from ci_deployer.engine.identity import label_of
 from ci_deployer.engine.model import IgnoreRules, display_name
 from ci_deployer.engine.plan import recorded_slots
@@ -80,7 +83,8 @@ def export(session: Session, out: FsPath, root: FsPath, *, client: Any = None) -
 
     result = ExportResult()
     env = session.environment
-    live = read_live(client or session.client())
+    vapi = client or session.client()
+    live = read_live(vapi)
     state = session.latest_state()
     masker = SecretMasker(session.hmac_key)
     ignore = IgnoreRules(tuple(env.ignore))
@@ -114,6 +118,15 @@ def export(session: Session, out: FsPath, root: FsPath, *, client: Any = None) -
         if tool.get("type") in GENERATED_TOOL_TYPES and str(tool.get("knowledgeBaseId")) in kb_by_id:
             tokens[str(tool["id"])] = ref_token(KB_TOOL, kb_by_id[str(tool["knowledgeBaseId"])])
 
+    documents = export_documents(
+        vapi,
+        [(slug, obj) for kind, slug, obj in chosen if kind == "KnowledgeBase"],
+        [obj for kind, _, obj in chosen if kind == "Tool"],
+        out,
+        state,
+    )
+    result.files += documents.files
+    result.warnings += documents.warnings
     templates = _template_index(session)
     for kind, slug, obj in chosen:
         rec = state.record(kind, slug) if state is not None else None
@@ -126,12 +139,17 @@ def export(session: Session, out: FsPath, root: FsPath, *, client: Any = None) -
             spec = _with_templates(spec, *templates[(kind, slug)])
         if kind == "Assistant":
             spec = _prompt_files(spec, slug, out, result)
+        if kind == "Tool" and documents.paths:
+            spec = with_document_refs(spec, documents.paths)
         metadata: dict[str, Any] = {"name": slug}
         labels = ((obj.get("metadata") or {}).get("ciDeployer") or {}) if KINDS[kind].labels else {}
         kept = {k: str(labels[k]) for k in ("app", "owner") if labels.get(k)}
         if kept:
             metadata["labels"] = kept
-        doc = {"apiVersion": "ci-deployer/v1", "kind": kind, "metadata": metadata, "spec": spec}
+        doc: dict[str, Any] = {"apiVersion": "ci-deployer/v1", "kind": kind, "metadata": metadata, "spec": spec}
+        listed = documents.blocks.get(slug) if kind == "KnowledgeBase" else None
+        if listed is not None:
+            doc["documents"] = listed
         rel = f"{FOLDERS[kind]}/{slug}.yaml"
         text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120)
         _write(out / rel, text)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ci_deployer.config.documents import DocumentFile
 from ci_deployer.config.model import Environment, RenderedResource, SecretRef
 from ci_deployer.engine.canonical import in_order_of, ref_token
 from ci_deployer.errors import ConfigError
@@ -29,6 +30,10 @@ class DesiredResource:
     line: int | None = None
     labels: dict[str, str] = field(default_factory=dict)
     secrets: list[SecretRef] = field(default_factory=list)
+    # KnowledgeBase: the files its `documents:` block lists (None: documents not managed);
+    # ``files``: every file the resource needs uploaded (engine/documents.py)
+    documents: list[DocumentFile] | None = None
+    files: list[DocumentFile] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -93,6 +98,8 @@ def from_rendered(resources: list[RenderedResource], environment: Environment) -
                 line=pos.line,
                 labels={k: v for k, v in meta.labels.items() if k in ("app", "owner")},
                 secrets=list(res.secrets),
+                documents=list(res.documents) if res.documents is not None else None,
+                files=list(res.files),
             )
         )
     return out

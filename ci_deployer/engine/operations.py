@@ -26,6 +26,7 @@ from ci_deployer.engine.apply import (
     describe_failure,
 )
 from ci_deployer.engine.auditlog import AuditLog
+from ci_deployer.engine.documents import desired_documents
 from ci_deployer.engine.model import DesiredResource
 from ci_deployer.engine.plan import Plan, PlanContext
 from ci_deployer.engine.session import Session
@@ -56,6 +57,7 @@ class ApplyOptions:
     progress: Progress | None = None
     on_plan: Callable[[Plan], None] | None = None  # sees the fresh plan before any check (e.g. to save it)
     cancel: threading.Event | None = None  # set (by a SIGTERM/SIGINT handler) to stop starting new writes
+    documents_timeout: float | None = None  # seconds to wait for Vapi to read a document (None: 300)
 
 
 def _change_lines(plan: Plan) -> set[str]:
@@ -91,6 +93,8 @@ def apply(session: Session, options: ApplyOptions, *, desired: list[DesiredResou
             repair_drift=options.overwrite_drift,
         )
         plan = ctx.plan
+        if ctx.documents is not None and options.documents_timeout is not None:
+            ctx.documents.timeout = options.documents_timeout
         if options.on_plan is not None:
             options.on_plan(plan)
         _check(session, ctx, options)
@@ -230,7 +234,11 @@ def desired_from_snapshot(snap: Snapshot) -> list[DesiredResource]:
                 for ref, start, end in find_placeholders(node):
                     secrets.append(SecretRef(path, ref, whole=start == 0 and end == len(node)))
         labels: dict[str, str] = {}
-        out.append(DesiredResource(rec.kind, rec.slug, rec.desired, secrets=secrets, labels=labels))
+        res = DesiredResource(rec.kind, rec.slug, rec.desired, secrets=secrets, labels=labels)
+        if rec.kind == "KnowledgeBase":  # its documents as recorded (engine/documents.py)
+            res.documents = desired_documents(snap.documents, rec.slug, snap.sha)
+            res.files = list(res.documents or [])
+        out.append(res)
     return out
 
 

@@ -81,6 +81,8 @@ class Change:
     # delete: the live resources whose payload names this one now (shown to reviewers, never hashed;
     # None: not known, as in a plan file written before the field existed)
     referenced_by: list[dict[str, Any]] | None = None
+    # KnowledgeBase: its documents added, changed and removed (engine/documents.py; None: none)
+    documents: list[dict[str, Any]] | None = None
 
     @property
     def key(self) -> str:
@@ -98,6 +100,9 @@ class Change:
         return bool(self.fields) and all(f.secret == ROTATED for f in self.fields)
 
     def to_dict(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {"referencedBy": self.referenced_by} if self.referenced_by is not None else {}
+        if self.documents is not None:
+            extra["documents"] = self.documents
         return {
             "action": self.action,
             "kind": self.kind,
@@ -109,7 +114,7 @@ class Change:
             "line": self.line,
             "fields": [f.to_dict() for f in self.fields],
             "blocked": self.blocked,
-        } | ({"referencedBy": self.referenced_by} if self.referenced_by is not None else {})
+        } | extra
 
 
 @dataclass
@@ -243,6 +248,7 @@ class Plan:
                     fields=fields(c.get("fields")),
                     blocked=c.get("blocked"),
                     referenced_by=c.get("referencedBy"),
+                    documents=c.get("documents"),
                 )
                 for c in data.get("changes") or []
             ],
@@ -274,6 +280,7 @@ class PlanContext:
     live_canonical: dict[str, dict[str, Any]] = field(default_factory=dict)  # "Kind/slug" → canonical
     renamed: dict[str, str] = field(default_factory=dict)  # former ref token → current (renames)
     converged: set[str] = field(default_factory=set)  # keys whose config edits live already holds
+    documents: Any = None  # engine.documents.DocumentPlan: uploads, attachments, file deletes (None: none)
 
     def follow_renames(self, data: Any) -> Any:
         """``data`` with references under a former slug rewritten to the current one."""
@@ -338,6 +345,7 @@ def build_plan(
     adopting: bool = False,
     against: str | None = None,
     journaled: Mapping[str, str] | None = None,
+    extra_ids: Mapping[str, str] | None = None,
 ) -> PlanContext:
     """Plan ``desired`` against ``live`` (kind → listed objects), or against ``state`` when ``live``
     is ``None`` (``--against snapshot``: no API call, and the plan says so).  ``against`` names what
@@ -347,6 +355,7 @@ def build_plan(
     it would plan creates over them; ``adopting`` (``--adopt``, onboarding an org) takes them over.
 
     ``journaled``: ``"Kind/slug"`` → id an interrupted apply created (its journal), for identity.
+    ``extra_ids``: ref token → id of things that are not kinds (uploaded documents, ``ref:File/<sha256>``).
     ``repair_drift``: drifted fields become planned changes back to the desired values (rollback,
     ``apply --overwrite-drift``); otherwise drift is only reported.  ``hmac_key``: the env's key for
     secret fingerprints (``None``: secret statuses are told only where the value resolves here)."""
@@ -360,6 +369,7 @@ def build_plan(
         allow_deletes=allow_deletes,
         repair_drift=repair_drift,
         journaled=journaled,
+        extra_ids=extra_ids,
     )
     context = planner.run(live, sha=sha, org_id=org_id, logical_hash=logical_hash, against=against)
     if state is None and environment.protection is not None and not adopting:
@@ -401,8 +411,10 @@ class _Planner:
         allow_deletes: bool,
         repair_drift: bool,
         journaled: Mapping[str, str] | None = None,
+        extra_ids: Mapping[str, str] | None = None,
     ) -> None:
         self.environment = environment
+        self.extra_ids = dict(extra_ids or {})
         self.journaled: dict[str, dict[str, str]] = {}  # kind → slug → id an interrupted apply created
         for key, rid in (journaled or {}).items():
             kind, _, slug = key.partition("/")
@@ -584,7 +596,7 @@ class _Planner:
                 ignore=self.ignore,
                 journaled=self.journaled.get(kind),
             )
-        self.ids, self.tokens = _id_index(self.identity, live_lists, self.environment)
+        self.ids, self.tokens = _id_index(self.identity, live_lists, self.environment, self.extra_ids)
         for kind in KINDS:
             if any(r.slug not in self.identity[kind].matches for r in self.desired_of[kind]):
                 self.identity[kind] = match_kind(
@@ -598,7 +610,7 @@ class _Planner:
                     same_payload=self.same_payload,
                     journaled=self.journaled.get(kind),
                 )
-        self.ids, self.tokens = _id_index(self.identity, live_lists, self.environment)
+        self.ids, self.tokens = _id_index(self.identity, live_lists, self.environment, self.extra_ids)
         # A rename keeps the id: references recorded under the former slug are the same reference.
         self.renamed = {
             ref_token(kind, m.previous_slug): ref_token(kind, slug)
@@ -951,12 +963,15 @@ def _blank_secrets(data: Any, path: Path = ()) -> Any:
 
 
 def _id_index(
-    identity: Mapping[str, KindIdentity], live: Mapping[str, list[dict[str, Any]]], environment: Environment
+    identity: Mapping[str, KindIdentity],
+    live: Mapping[str, list[dict[str, Any]]],
+    environment: Environment,
+    extra: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """``(token → id to send, id → token)`` for matched and orphaned resources, KB search tools
-    and env credentials."""
-    ids: dict[str, str] = {}
-    tokens: dict[str, str] = {}
+    """``(token → id to send, id → token)`` for matched and orphaned resources, KB search tools,
+    env credentials and ``extra`` (token → id: uploaded documents)."""
+    ids: dict[str, str] = dict(extra or {})
+    tokens: dict[str, str] = {rid: token for token, rid in (extra or {}).items()}
     for slug, cid in environment.credentials.items():
         ids[ref_token(CREDENTIAL, slug)] = cid
         tokens[cid] = ref_token(CREDENTIAL, slug)

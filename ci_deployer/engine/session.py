@@ -13,8 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ci_deployer.config.documents import DocumentReader
 from ci_deployer.config.model import ConfigRepo, Environment
 from ci_deployer.config.secrets import SecretResolver
+from ci_deployer.engine import documents
 from ci_deployer.engine.model import DesiredResource
 from ci_deployer.engine.plan import PlanContext, build_plan
 from ci_deployer.engine.snapshot import Snapshot
@@ -34,6 +36,11 @@ class PlatformClient(Protocol):
     def delete(self, kind: str, resource_id: str) -> Any: ...
 
     def map(self, fn: Callable[[Any], Any], items: builtins.list[Any]) -> builtins.list[Any]: ...
+
+    # behavioural tests (ci_deployer.behaviour): POST /eval/run and GET /eval/run/{id}
+    def run_eval(self, payload: dict[str, Any], *, retry_unsafe: bool = False) -> dict[str, Any]: ...
+
+    def get_eval_run(self, id: str) -> dict[str, Any]: ...
 
     def close(self) -> None: ...
 
@@ -56,6 +63,7 @@ class Session:
     logical_hash: str | None = None
     hmac_key: bytes | None = None  # the env's key for secret fingerprints; None: statuses are "unknown"
     journaled: dict[str, str] = field(default_factory=dict)  # "Kind/slug" → id an interrupted apply created
+    documents: DocumentReader | None = None  # knowledge-base document files (None: read under repo.root)
     _clients: list[PlatformClient] = field(default_factory=list, repr=False)
 
     @property
@@ -100,12 +108,23 @@ class Session:
         state = self.latest_state()
         live = None
         if against == "live":
-            live = read_live(client or self.client())
+            client = client or self.client()
+            live = read_live(client)
         elif state is None and first_deployment:
             live = {kind: [] for kind in KINDS}
-        return build_plan(
+        wanted = desired if desired is not None else self.desired
+        # --- knowledge-base documents (engine/documents.py): files listed once, ids known to the planner
+        docs_live, index = None, None
+        if documents.in_play(wanted, state):
+            if against == "live" and client is not None:
+                docs_live = documents.read_live(client)  # type: ignore[arg-type]
+            else:
+                docs_live = documents.from_snapshot(state, self.env)
+            index = documents.FileIndex.build(docs_live.files, self.env, state, self.journaled)
+        deletes = self.environment.allow_deletes if allow_deletes is None else allow_deletes
+        ctx = build_plan(
             self.environment,
-            desired if desired is not None else self.desired,
+            wanted,
             live=live,
             state=state,
             hmac_key=self.hmac_key,
@@ -114,11 +133,18 @@ class Session:
             adopting=adopt,
             against=against,
             journaled=self.journaled,
-            allow_deletes=self.environment.allow_deletes if allow_deletes is None else allow_deletes,
+            allow_deletes=deletes,
             sha=self.sha,
             logical_hash=self.logical_hash,
             repair_drift=repair_drift,
+            extra_ids=index.ids() if index is not None else None,
         )
+        if docs_live is not None and index is not None:
+            from ci_deployer.config.render import document_reader
+
+            reader = self.documents or document_reader(self.repo)
+            documents.plan_documents(ctx, wanted, live=docs_live, index=index, reader=reader, allow_deletes=deletes)
+        return ctx
 
 
 def read_live(client: PlatformClient) -> dict[str, list[dict[str, Any]]]:

@@ -78,6 +78,9 @@ class Snapshot:
     unmanaged: list[dict[str, Any]] = field(default_factory=list)  # backups: everything else in the org
     # Read from a state written before keys came from the user: its key and fingerprints were dropped.
     legacy_key_dropped: bool = False
+    # Knowledge-base documents (engine/documents.py): {"files": {sha256: {id, path, bytes}},
+    # "knowledgeBases": {slug: {path: sha256}}}; empty when none are managed
+    documents: dict[str, Any] = field(default_factory=dict)
 
     def records(self, kind: str | None = None) -> list[SnapshotRecord]:
         return [r for r in self.resources if kind is None or r.kind == kind]
@@ -110,6 +113,8 @@ class Snapshot:
         }
         if self.unmanaged:
             out["unmanaged"] = self.unmanaged
+        if self.documents:
+            out["documents"] = sort_keys(self.documents)
         return out
 
     @classmethod
@@ -145,6 +150,7 @@ class Snapshot:
                 kind_name=str(data.get("kind")),
                 unmanaged=list(data.get("unmanaged") or []),
                 legacy_key_dropped=legacy,
+                documents=dict(data.get("documents") or {}),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise StateError(

@@ -17,7 +17,7 @@ import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path as FsPath
-from typing import Protocol
+from typing import Any, Protocol
 
 from ci_deployer.engine import snapshot as snapshots
 from ci_deployer.engine.snapshot import Snapshot
@@ -27,6 +27,9 @@ from ci_deployer.errors import StateError
 STATE_DIR = (".ci-deployer", "state")
 SNAPSHOT_FILE = "snapshot.json"
 LOCK_FILE = "apply.lock"
+# The env's latest behavioural test results (docs/formats.md "Test results"), written by `test` and
+# by the canary after a protected env's apply; the promotion gate reads the promotesFrom env's.
+TESTS_FILE = "tests.json"
 
 
 class StateBackend(Protocol):
@@ -42,6 +45,14 @@ class StateBackend(Protocol):
 
     def lock(self, env: str) -> contextlib.AbstractContextManager[None]:
         """Hold the env's apply lock for the ``with`` block, or raise :class:`StateError`."""
+        ...
+
+    def latest_tests(self, env: str) -> dict[str, Any] | None:
+        """The env's latest behavioural test results record, or ``None`` when tests never ran."""
+        ...
+
+    def save_tests(self, env: str, record: dict[str, Any]) -> None:
+        """Make ``record`` the env's latest test results."""
         ...
 
 
@@ -64,6 +75,29 @@ class LocalStateBackend:
     def save(self, snapshot: Snapshot) -> None:
         """Replace the env's snapshot atomically (the key is kept inside it too)."""
         snapshots.write(snapshot, self.folder(snapshot.env) / SNAPSHOT_FILE)
+
+    def latest_tests(self, env: str) -> dict[str, Any] | None:
+        """``<root>/<env>/tests.json`` (None when absent); :class:`StateError` when unreadable."""
+        path = self.folder(env) / TESTS_FILE
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise StateError(
+                f"cannot read the test results {path}: {exc}", hint="run `ci-deployer test` again"
+            ) from None
+        if not isinstance(data, dict) or data.get("kind") != "test-results" or data.get("env") != env:
+            raise StateError(f"{path} is not a test-results record of {env}", hint="run `ci-deployer test` again")
+        return data
+
+    def save_tests(self, env: str, record: dict[str, Any]) -> None:
+        """Write ``tests.json`` atomically (a reader never sees half a record)."""
+        path = self.folder(env) / TESTS_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{TESTS_FILE}.{os.getpid()}.tmp")
+        partial.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        partial.replace(path)
 
     @contextlib.contextmanager
     def lock(self, env: str) -> Iterator[None]:
@@ -144,3 +178,9 @@ class SnapshotFileState:
 
     def lock(self, env: str) -> contextlib.AbstractContextManager[None]:
         return self.fallback.lock(env)
+
+    def latest_tests(self, env: str) -> dict[str, Any] | None:
+        return self.fallback.latest_tests(env)
+
+    def save_tests(self, env: str, record: dict[str, Any]) -> None:
+        self.fallback.save_tests(env, record)

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 # env name → that env's latest snapshot as docs/formats.md JSON (None: nothing applied)
 SnapshotReader = Callable[[str], "dict[str, Any] | None"]
+# env name → that env's latest test results record (None: tests never ran); raises DeployerError
+# when a record exists but cannot be read
+TestsReader = Callable[[str], "dict[str, Any] | None"]
 
 
 def collect_inputs(
@@ -41,10 +44,12 @@ def collect_inputs(
     reviewed_plan_hash: str | None = None,
     backup_exists: bool | None = None,
     rollback_of_known_snapshot: bool = False,
-    upstream_tests_passed: bool | None = None,
+    read_tests: TestsReader | None = None,
 ) -> GateInputs:
     """Every piece of evidence for ``env`` that can be gathered here."""
+    from ci_deployer.config.behaviour import tests_defined
     from ci_deployer.config.render import logical_specs, render_env
+    from ci_deployer.errors import DeployerError
     from ci_deployer.gates import github_evidence
     from ci_deployer.gates.approvals import is_team
     from ci_deployer.gates.promotion import logical_hash
@@ -64,13 +69,19 @@ def collect_inputs(
         secrets_resolvable=secrets_resolvable,
         backup_exists=backup_exists,
         logical_hash=logical_hash(logical_specs(repo, env)),
-        upstream_tests_passed=upstream_tests_passed,
         rollback_of_known_snapshot=rollback_of_known_snapshot,
         desired=resources,
         attestations=set(attestations),
     )
     if environment.promotes_from:
-        inputs.upstream_snapshot = read_snapshot(environment.promotes_from)
+        upstream = environment.promotes_from
+        inputs.upstream_snapshot = read_snapshot(upstream)
+        inputs.tests_defined = tests_defined(repo, upstream)
+        if read_tests is not None and inputs.tests_defined:
+            try:
+                inputs.upstream_tests = read_tests(upstream)
+            except DeployerError as error:
+                inputs.upstream_tests_error = error.message
     protection = environment.protection
     if protection is None or protection.required_approvals <= 0:
         return inputs

@@ -11,6 +11,8 @@ Items, in checklist order (B = blocking):
 - ``plan`` — the plan hash equals the reviewed one; a mismatch blocks.  When either hash is not known
   here it is pending but not blocking: apply re-plans live and refuses a changed plan itself.
 - ``promotion`` (B) — ``promotesFrom``: see :mod:`ci_deployer.gates.promotion`.
+- ``tests`` (B) — with ``promotesFrom`` only: upstream's behavioural tests passed for this logical
+  hash; ➖ (not blocking) when no test runs upstream (:func:`ci_deployer.gates.promotion.check_tests`).
 - ``approvals`` (B) — see :mod:`ci_deployer.gates.approvals`.  Break-glass never passes it.
 - ``ticket`` (B) — see :mod:`ci_deployer.gates.ticket`.
 - ``window`` (B) — change windows and freezes (:mod:`ci_deployer.gates.windows`).  A break-glass
@@ -37,7 +39,7 @@ from ci_deployer.gates import windows as window_rules
 from ci_deployer.gates.approvals import PullRequestEvidence, evaluate_approvals
 from ci_deployer.gates.model import CheckItem, GateReport
 from ci_deployer.gates.monitoring import DesiredResource, check_monitoring
-from ci_deployer.gates.promotion import check_promotion
+from ci_deployer.gates.promotion import check_promotion, check_tests
 from ci_deployer.gates.ticket import find_ticket
 
 NO_GITHUB = "no GitHub context: approvals are checked in CI"
@@ -61,7 +63,9 @@ class GateInputs:
     backup_evidence: str = ""
     upstream_snapshot: dict[str, Any] | None = None  # promotesFrom env's latest snapshot (docs/formats.md)
     logical_hash: str | None = None
-    upstream_tests_passed: bool | None = None
+    upstream_tests: dict[str, Any] | None = None  # promotesFrom env's latest test results (docs/formats.md)
+    upstream_tests_error: str | None = None  # they exist but cannot be read
+    tests_defined: bool = False  # a test of the config runs in the promotesFrom env
     rollback_of_known_snapshot: bool = False
     desired: Sequence[DesiredResource] | None = None  # rendered resources, for monitoring rules
     attestations: set[str] = field(default_factory=set)
@@ -166,12 +170,23 @@ def _ticket_texts(inputs: GateInputs) -> list[tuple[str, str]]:
     return texts
 
 
+def _tests_items(env: Environment, inputs: GateInputs) -> list[CheckItem]:
+    item = check_tests(
+        inputs.logical_hash,
+        env.promotes_from,
+        inputs.upstream_tests,
+        inputs.tests_defined,
+        inputs.rollback_of_known_snapshot,
+        read_error=inputs.upstream_tests_error,
+    )
+    return [item] if item is not None else []
+
+
 def _unprotected(env: Environment, inputs: GateInputs) -> GateReport:
     promotion = check_promotion(
         inputs.logical_hash,
         env.promotes_from,
         inputs.upstream_snapshot,
-        inputs.upstream_tests_passed,
         inputs.rollback_of_known_snapshot,
     )
     why = f"{env.name} has no protection"
@@ -183,7 +198,7 @@ def _unprotected(env: Environment, inputs: GateInputs) -> GateReport:
         ("backup", f"Backup of {env.name} saved"),
     ]
     items = [CheckItem(i, t, "skip", why, blocking=False) for i, t in ids]
-    items.insert(1, promotion)
+    items[1:1] = [promotion, *_tests_items(env, inputs)]
     report = GateReport(env.name, items)
     report.allowed = not report.refusing()
     return report
@@ -203,9 +218,9 @@ def evaluate(env: Environment, inputs: GateInputs) -> GateReport:
             inputs.logical_hash,
             env.promotes_from,
             inputs.upstream_snapshot,
-            inputs.upstream_tests_passed,
             inputs.rollback_of_known_snapshot,
         ),
+        *_tests_items(env, inputs),
         evaluate_approvals(
             inputs.prs,
             protection.required_approvals,

@@ -1,8 +1,13 @@
-"""The sticky pull-request comment: one per environment, edited in place on every push.
+"""The sticky pull-request comments: one per environment (and per kind), edited in place on every push.
 
 A comment is ours when its body carries the hidden marker for the environment::
 
     <!-- ci-deployer:v1 {"env":"prod","planHash":"sha256:…","baseSha":"…","headSha":"…"} -->
+
+The plan's comment has that marker; the behavioural tests of an environment have a comment of their
+own, whose marker adds ``"kind":"test"`` (and no plan hash).  A separate comment, because the plan
+job and the test job run at the same time: editing one comment from both would lose one report
+(each writes the whole body), and the test job must never touch the marker holding the reviewed plan.
 
 **and** its author is the identity the action posts as (``comment_author``: ``github-actions[bot]`` for
 the workflow token, ``<app-slug>[bot]`` for a GitHub App's token), a bot account (``user.type ==
@@ -38,10 +43,13 @@ class Marker:
     plan_hash: str | None
     base_sha: str
     head_sha: str
+    kind: str = "plan"  # "plan" (the reviewed plan) | "test" (behavioural test results)
 
     def render(self) -> str:
         """The HTML comment (JSON inside; ``--`` cannot occur in it, so the comment cannot end early)."""
         data = {"env": self.env, "planHash": self.plan_hash, "baseSha": self.base_sha, "headSha": self.head_sha}
+        if self.kind != "plan":
+            data["kind"] = self.kind
         text = json.dumps(data, separators=(",", ":")).replace("--", "-\\u002d")
         return f"{MARKER_PREFIX}{text} -->"
 
@@ -65,6 +73,7 @@ def parse_marker(body: str | None) -> Marker | None:
         plan_hash=plan_hash if isinstance(plan_hash, str) else None,
         base_sha=str(data.get("baseSha") or ""),
         head_sha=str(data.get("headSha") or ""),
+        kind=str(data.get("kind") or "plan"),
     )
 
 
@@ -94,13 +103,18 @@ class StickyComments:
         self.number = number
         self.author = author
 
-    def find(self, env: str) -> tuple[IssueComment, Marker] | None:
-        """Our comment for ``env`` (the newest, if a past bug left several), reading every page."""
+    def find(self, env: str, kind: str = "plan") -> tuple[IssueComment, Marker] | None:
+        """Our ``kind`` comment for ``env`` (the newest, if a past bug left several), reading every page."""
         found: tuple[IssueComment, Marker] | None = None
         with translated(f"list comments of #{self.number}"):
             for comment in self.repo.get_issue(self.number).get_comments():
                 marker = parse_marker(comment.body)
-                if marker is not None and marker.env == env and written_by(comment, self.author):
+                if (
+                    marker is not None
+                    and marker.env == env
+                    and marker.kind == kind
+                    and written_by(comment, self.author)
+                ):
                     found = (comment, marker)
         return found
 
@@ -109,13 +123,13 @@ class StickyComments:
         found = self.find(env)
         return found[1] if found else None
 
-    def upsert(self, env: str, body: str) -> CommentOutcome:
-        """Edit our comment for ``env`` in place, or create it; never a duplicate.
+    def upsert(self, env: str, body: str, kind: str = "plan") -> CommentOutcome:
+        """Edit our ``kind`` comment for ``env`` in place, or create it; never a duplicate.
 
         A 403 (fork PRs get a read-only token; a job without ``pull-requests: write``) is not a crash:
         the outcome is ``forbidden`` and the report stays in the job summary.
         """
-        found = self.find(env)
+        found = self.find(env, kind)
         try:
             if found is not None:
                 comment = found[0]

@@ -37,6 +37,7 @@ class Inputs:
     snapshot: str
     artifacts_dir: str
     comment_author: str
+    transient: bool | None = None  # test: None (the default) means "on pull requests"
 
 
 def _bool_input(environ: Mapping[str, str], name: str, default: bool) -> bool:
@@ -83,4 +84,5 @@ def read_inputs(environ: Mapping[str, str]) -> Inputs:
         snapshot=_input(environ, "snapshot"),
         artifacts_dir=_input(environ, "artifacts_dir"),
         comment_author=_input(environ, "comment_author", "github-actions[bot]"),
+        transient=_bool_input(environ, "transient", False) if _input(environ, "transient") else None,
     )

@@ -7,7 +7,9 @@ anything, so its artifacts are never trusted as state (DESIGN §5).  Partial sna
 applies count: they record what the org now holds.
 
 The same listing finds the plan a PR run uploaded for a commit (``ci-deployer-<env>-plan-…``), the
-fallback record of what reviewers saw when the PR comment is gone.
+fallback record of what reviewers saw when the PR comment is gone, and an env's newest behavioural
+test results (``test-results.json`` of a ``test`` step, or of an apply's canary), trusted from
+default-branch runs only, like state: what prod's ``promotesFrom`` gate reads for uat.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
 
 SNAPSHOT_FILE = "snapshot-after.json"
 PLAN_FILE = "plan.json"
+TEST_RESULTS_FILE = "test-results.json"
+TEST_COMMANDS = ("test", "apply")  # `test` steps, and the canary results an apply uploads
 TRUSTED_EVENTS = frozenset({"push", "workflow_dispatch", "schedule"})
 STATE_COMMANDS = ("apply", "rollback")
 # Bound the scan: artifacts are listed newest first, 100 per page.
@@ -135,6 +139,31 @@ class ArtifactStateBackend:
                 artifact_name=artifact.name,
                 run_id=partial.id,
                 head_sha=str(partial.head_sha or ""),
+            )
+        return None
+
+    def latest_test_results(self, env: str, default_branch: str) -> StoredSnapshot | None:
+        """The newest test results of ``env`` recorded by a default-branch run (None: none).
+
+        Transient records (a config tested inline before it was applied) are skipped: they say
+        nothing about what the env runs."""
+        if not default_branch:
+            raise StateError(
+                "the repository's default branch is unknown (no `repository` in the event payload)",
+                hint="test results from artifacts are only trusted from runs of the default branch",
+            )
+        prefixes = tuple(f"ci-deployer-{env}-{command}-" for command in TEST_COMMANDS)
+        for artifact in self._artifacts(prefixes):
+            if not self._trusted(artifact, default_branch):
+                continue
+            data = self._read_json(self._download(artifact), TEST_RESULTS_FILE)
+            if data is None or data.get("kind") != "test-results" or data.get("env") != env:
+                continue
+            if data.get("mode") == "transient":
+                continue
+            partial = artifact.workflow_run
+            return StoredSnapshot(
+                data=data, artifact_name=artifact.name, run_id=partial.id, head_sha=str(partial.head_sha or "")
             )
         return None
 

@@ -233,11 +233,66 @@ class VapiClient:
 
     # --- files and knowledge-base attachments ------------------------------------------------------
 
-    def upload_file(self, name: str, content: bytes, purpose: str = "knowledge-base-v2") -> dict[str, Any]:
-        """POST /file as multipart/form-data (``file``, ``purpose``).  Not retried once sent."""
-        mimetype = _mimetype(name)
-        files = {"file": (name, content, mimetype)}
-        return self._object("POST", "/file", files=files, data={"purpose": purpose})
+    def upload_file(
+        self,
+        name: str,
+        content: bytes,
+        purpose: str = "knowledge-base-v2",
+        *,
+        metadata: dict[str, Any] | None = None,
+        mimetype: str | None = None,
+    ) -> dict[str, Any]:
+        """POST /file as multipart/form-data (``file``, ``purpose``, ``metadata`` as a JSON string,
+        CreateFileDTO: at most 4096 characters).  A create: not retried once sent (a lost answer
+        raises :class:`AmbiguousWriteError`; re-list and look for the metadata before uploading again)."""
+        files = {"file": (name, content, mimetype or _mimetype(name))}
+        data = {"purpose": purpose}
+        if metadata is not None:
+            text = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+            if len(text) > 4096:
+                raise ValueError(f"POST /file: metadata is {len(text)} characters, Vapi takes at most 4096")
+            data["metadata"] = text
+        return self._object("POST", "/file", files=files, data=data)
+
+    def get_file(self, id: str) -> dict[str, Any]:
+        """GET /file/{id}: ``status`` processing | done | failed."""
+        return self._object("GET", f"/file/{quote(id, safe='')}")
+
+    def delete_file(self, id: str) -> dict[str, Any]:
+        """DELETE /file/{id} (the deleted file)."""
+        return self._object("DELETE", f"/file/{quote(id, safe='')}")
+
+    def download_file(self, file: dict[str, Any], *, limit: int) -> bytes | None:
+        """The bytes of an uploaded file from its ``url``, or ``None`` when it cannot be read (no url,
+        an error, more than ``limit`` bytes).  The API key is sent only to the API's own origin: a
+        storage URL elsewhere is fetched without it."""
+        url = file.get("url")
+        if not isinstance(url, str) or not url:
+            return None
+        own = url.startswith("/") or url.startswith(self.base_url + "/")
+        if not own and not url.startswith("https://"):
+            return None
+        request = self._http.build_request("GET", url.removeprefix(self.base_url) if own else url)
+        if not own:
+            request.headers.pop("Authorization", None)
+        chunks: list[bytes] = []
+        try:
+            with self.limiter.slot():
+                response = self._http.send(request, stream=True)
+                try:
+                    if response.status_code != 200:
+                        return None
+                    size = 0
+                    for chunk in response.iter_bytes():
+                        size += len(chunk)
+                        if size > limit:  # read no further than the cap: a document is at most `limit` bytes
+                            return None
+                        chunks.append(chunk)
+                finally:
+                    response.close()
+        except httpx.HTTPError:
+            return None
+        return b"".join(chunks)
 
     def files(self, purpose: str | None = None) -> builtins.list[dict[str, Any]]:
         """Every uploaded file (optionally of one ``purpose``), all pages."""
@@ -272,6 +327,10 @@ class VapiClient:
     def detach_kb_file(self, kb_id: str, file_id: str) -> dict[str, Any]:
         """Detach a file from a knowledge base (the file itself stays)."""
         return self._object("DELETE", f"{_kb_path(kb_id)}/file/{quote(file_id, safe='')}")
+
+    def retry_kb_file(self, kb_id: str, file_id: str) -> dict[str, Any]:
+        """POST /v2/knowledge-base/{id}/file/{fileId}/retry: index a failed attachment again."""
+        return self._object("POST", f"{_kb_path(kb_id)}/file/{quote(file_id, safe='')}/retry", idempotent=True)
 
     # --- behavioural tests ---------------------------------------------------------------------------
 

@@ -67,7 +67,7 @@ ID_FIELDS: dict[str, tuple[str, ...]] = {
 ID_FIELDS_EXCLUDED: dict[str, str] = {
     "workflowId": "workflows are not managed (and /workflow left Vapi's public spec in 2025)",
     "workflowIds": "workflows are not managed (the structured output side of a workflow link)",
-    "fileIds": "files are not managed yet (knowledge base files are uploaded outside ci-deployer)",
+    "fileIds": "uploaded files are named by content, as {document: PATH} (ci_deployer/config/documents.py)",
     "scorecardIds": "observability scorecards are not managed",
     "monitorIds": "monitors are not managed",
     "outcomeIds": "analysis outcomes are not managed",

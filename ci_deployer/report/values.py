@@ -66,6 +66,8 @@ def ref_label(value: Any) -> str | None:
     parsed = parse_ref_token(value)
     if parsed is None:
         return None
+    if parsed[0] == "File":  # an uploaded knowledge-base document: named by its content hash
+        return f"sha256:{parsed[1][:12]} (document)"
     return f"{parsed[1]} ({kind_word(parsed[0])})"
 
 

@@ -12,6 +12,8 @@ is decided here, once.
   removed as YAML.  A changed list of maps is aligned element by element, so adding a message to a
   prompt's list never re-prints the whole list.
 - A **delete** names what goes and what still references it (``referencedBy`` in the plan JSON).
+- A knowledge base's **documents** (``documents`` in the plan JSON): each added, changed or removed
+  file by path and content hash, a changed text file with its unified diff.
 
 Built from the plan JSON (docs/formats.md), so a plan file read back renders as the live one.
 """
@@ -158,6 +160,7 @@ def resource_view(
     name = str(change.get("name") or "")
     fields = [f for f in change.get("fields") or [] if isinstance(f, Mapping)]
     parts = document_parts(fields) if act == "create" else field_parts(fields)
+    parts += documents_parts([d for d in change.get("documents") or [] if isinstance(d, Mapping)])
     referrers: tuple[Referrer, ...] | None = None
     if act == "delete" and "referencedBy" in change:
         token = ref_token(str(change.get("kind")), slug)
@@ -194,6 +197,45 @@ def _names(value: Any, token: str) -> bool:
     if isinstance(value, list):
         return any(_names(v, token) for v in value)
     return bool(value == token)
+
+
+# -- a knowledge base's documents ------------------------------------------------------------------
+
+
+def documents_parts(entries: Sequence[Mapping[str, Any]]) -> list[Part]:
+    """A knowledge base's documents added (``+``), changed (``~``, old → new hash, then the text
+    diff) and removed (``-``), by path (engine/documents.py)."""
+    parts: list[Part] = []
+    for entry in entries:
+        path = f"documents: {entry.get('path')}"
+        sha = _short_hash(entry.get("sha256"))
+        size = f" · {_size(entry['bytes'])}" if isinstance(entry.get("bytes"), int) else ""
+        said = [s for s in ("new upload" if entry.get("upload") else "", str(entry.get("note") or "")) if s]
+        note = f" ({'; '.join(said)})" if said else ""
+        op = entry.get("op")
+        if op == "add":
+            parts.append(Item("+", path, new=f"{sha}{size}{note}"))
+        elif op == "remove":
+            parts.append(Item("-", path, old=f"{sha or 'file ' + str(entry.get('id') or '')}{note}"))
+        else:
+            old = _short_hash(entry.get("oldSha256"))
+            parts.append(Item("~", path, old=old, new=f"{sha}{size}", note="; ".join(said)))
+            lines = entry.get("diff")
+            if isinstance(lines, list) and lines:
+                parts.append(Block("diff", str(entry.get("path")), tuple(str(line) for line in lines)))
+    return parts
+
+
+def _short_hash(value: Any) -> str:
+    return f"sha256:{value[:12]}" if isinstance(value, str) and value else ""
+
+
+def _size(count: int) -> str:
+    if count < 1024:
+        return f"{count} B"
+    if count < 1024 * 1024:
+        return f"{count / 1024:.1f} KiB"
+    return f"{count / 1024 / 1024:.1f} MiB"
 
 
 # -- a create: the document ------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Validation end to end: load → render per environment → schemas → lint rules → secret scan and
-secrets boundary → (optionally) compatibility against a git ref.  Returns findings; never raises for bad config.
+secrets boundary → behavioural tests' blocks → (optionally) compatibility against a git ref.  Returns
+findings; never raises for bad config.
 
 ``validate_repo`` is what ``ci-deployer validate`` prints, and what ``plan``/``apply`` call to refuse
 bad config before any API call.
@@ -142,6 +143,9 @@ def run(root: Path, envs: list[str] | None = None, base: str | None = None) -> V
             result.findings.extend(_schema_findings(res))
         result.findings.extend(rules.run_env_rules(repo, repo.environments[name], resources, broken))
         result.findings.extend(secret_boundary.check_env(repo.environments[name], resources))
+    from ci_deployer.config import behaviour
+
+    result.findings.extend(behaviour.check_repo(repo, rendered, broken))  # test: and smoke: blocks
     if base:
         from ci_deployer.validate import compat
 

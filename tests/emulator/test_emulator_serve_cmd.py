@@ -96,3 +96,16 @@ def test_bad_flags_say_what_to_do(capsys: object) -> None:
     assert main(["emulator"]) == 1
     err = capsys.readouterr().err  # type: ignore[attr-defined]
     assert "NAME=TOKEN" in err and "between 0 and 1" in err and "emulator serve" in err
+
+
+def test_serve_command_makes_uploads_take_the_given_number_of_reads() -> None:
+    process, lines = _start("--org", "acme=tok-acme-0123456789", "--file-processing-polls", "2")
+    try:
+        url = _wait_for_url(lines, [])
+        with httpx.Client(base_url=url, headers={"Authorization": "Bearer tok-acme-0123456789"}) as api:
+            file = api.post("/file", files={"file": ("faq.md", b"# FAQ\n")}, data={"purpose": "knowledge-base-v2"})
+            assert file.json()["status"] == "processing"
+            statuses = [api.get(f"/file/{file.json()['id']}").json()["status"] for _ in range(2)]
+            assert statuses == ["processing", "done"]
+    finally:
+        assert _stop(process, signal.SIGTERM) == 0

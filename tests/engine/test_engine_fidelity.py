@@ -231,3 +231,37 @@ spec:
         "url": "https://orders.example/vapi",
     }
     assert "orders-secret-value-123456" not in json.dumps(data)
+
+
+def test_a_byo_phone_number_bought_outside_is_routed_to_a_squad_by_slug(
+    tmp_path: Path, served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Phone numbers are bought outside ci-deployer: the document names the number and routes it; the
+    squad's slug becomes its id, and a plan after the apply is empty (in a protected env too)."""
+    with served.api() as api:
+        bought = api.post(
+            "/phone-number",
+            json={
+                "provider": "byo-phone-number",
+                "number": "+14155550123",
+                "credentialId": "5f1e2d3c-4b5a-4978-8796-a5b4c3d2e1f0",
+            },
+        )
+        assert bought.status_code == 201, bought.text
+    documents = {
+        "assistants/a.yaml": "apiVersion: ci-deployer/v1\nkind: Assistant\nmetadata: {name: agent}\n"
+        "spec: {name: Agent, firstMessage: Hi}\n",
+        "squads/front.yaml": "apiVersion: ci-deployer/v1\nkind: Squad\nmetadata: {name: front-door}\n"
+        "spec: {name: Front Door, members: [{assistantId: agent}]}\n",
+        "phone-numbers/main.yaml": "apiVersion: ci-deployer/v1\nkind: PhoneNumber\nmetadata: {name: main-line}\n"
+        "spec: {number: '+14155550123', squadId: front-door}\n",
+    }
+    root = repo(tmp_path, served.url, documents, "    protection: {requiredApprovals: 0, planAgainst: live}\n")
+    code, text = apply(capsys, root)
+    assert code == 0, text
+    (number,) = served.list("/phone-number")
+    (squad,) = served.list("/squad")
+    assert number["id"] == bought.json()["id"]  # the bought number, never a new one
+    assert number["squadId"] == squad["id"]  # routed by the squad's slug
+    code, data = plan(capsys, root)
+    assert code == 0 and data["hasChanges"] is False and data["drift"] == []

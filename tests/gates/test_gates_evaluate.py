@@ -75,6 +75,7 @@ def test_everything_in_order_is_allowed() -> None:
         "secrets": "pass",
         "plan": "pass",
         "promotion": "pass",
+        "tests": "skip",  # no tests defined for uat
         "approvals": "pass",
         "ticket": "pass",
         "window": "pass",
@@ -155,6 +156,15 @@ def test_promotion_hash_mismatch_refuses_but_rollback_skips_it() -> None:
     assert [i.id for i in evaluate(prod(), inputs(logical_hash="sha256:x")).refusing()] == ["promotion"]
     report = evaluate(prod(), inputs(logical_hash="sha256:x", rollback_of_known_snapshot=True))
     assert report.allowed and statuses(report)["promotion"] == "skip"
+
+
+def test_upstream_tests_are_a_blocking_line_once_tests_are_defined() -> None:
+    record = {"kind": "test-results", "env": "uat", "logicalHash": LOGICAL, "ok": False, "run": "7",
+              "counts": {"passed": 0, "failed": 1, "errors": 0, "total": 1}}
+    report = evaluate(prod(), inputs(tests_defined=True, upstream_tests=record))
+    assert [i.id for i in report.refusing()] == ["tests"]
+    report = evaluate(prod(), inputs(tests_defined=True, upstream_tests={**record, "ok": True}))
+    assert report.allowed and statuses(report)["tests"] == "pass"
 
 
 def test_monitoring_rules_are_items() -> None:

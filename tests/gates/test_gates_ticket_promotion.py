@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from ci_deployer.config.model import TicketRule
-from ci_deployer.gates.promotion import check_promotion, logical_hash
+from ci_deployer.gates.promotion import check_promotion, check_tests, logical_hash
 from ci_deployer.gates.ticket import find_ticket
 
 RULE = TicketRule("(CHG|INC)-[0-9]+", "https://jira.acme.example/browse/{ticket}")
@@ -108,38 +108,93 @@ H = "sha256:" + "1" * 64
 
 
 def test_promotion_equal_hash_passes() -> None:
-    item = check_promotion(H, "uat", snap(), None, False)
+    item = check_promotion(H, "uat", snap(), False)
     assert item.status == "pass"
     assert item.title == "UAT sign-off recorded"
     assert item.evidence == (
         "logical hash sha256:111111111111 = uat's last complete apply "
-        "(uat applied abc1234def at 2026-11-28T10:00:00Z); no behavioural test results recorded"
+        "(uat applied abc1234def at 2026-11-28T10:00:00Z)"
     )
 
 
 def test_promotion_different_hash_fails() -> None:
-    item = check_promotion("sha256:" + "2" * 64, "uat", snap(), True, False)
+    item = check_promotion("sha256:" + "2" * 64, "uat", snap(), False)
     assert item.status == "fail"
     assert item.evidence.startswith("logical hash sha256:222222222222 ≠ uat's sha256:111111111111")
 
 
 def test_promotion_missing_or_partial_upstream_fails() -> None:
-    assert check_promotion(H, "uat", None, None, False).evidence == "uat has no recorded apply"
-    partial = check_promotion(H, "uat", snap(complete=False), None, False)
+    assert check_promotion(H, "uat", None, False).evidence == "uat has no recorded apply"
+    partial = check_promotion(H, "uat", snap(complete=False), False)
     assert (partial.status, partial.evidence.endswith("but that apply was partial")) == ("fail", True)
-    assert check_promotion(H, "uat", snap(logicalHash=None), None, False).status == "fail"
-
-
-def test_promotion_requires_passing_tests_once_they_exist() -> None:
-    assert check_promotion(H, "uat", snap(), False, False).status == "fail"
-    assert check_promotion(H, "uat", snap(), True, False).evidence.endswith("its behavioural tests passed")
+    assert check_promotion(H, "uat", snap(logicalHash=None), False).status == "fail"
 
 
 def test_rollback_skips_promotion_and_no_upstream_skips() -> None:
-    rollback = check_promotion("sha256:other", "uat", None, None, True)
+    rollback = check_promotion("sha256:other", "uat", None, True)
     assert (rollback.status, rollback.blocking) == ("skip", False)
-    assert check_promotion(H, None, None, None, False).status == "skip"
-    assert check_promotion(None, "uat", snap(), None, False).status == "pending"
+    assert check_promotion(H, None, None, False).status == "skip"
+    assert check_promotion(None, "uat", snap(), False).status == "pending"
+
+
+def uat_record(**kw: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "kind": "test-results",
+        "env": "uat",
+        "logicalHash": H,
+        "mode": "managed",
+        "ok": True,
+        "run": "4242",
+        "runUrl": "https://github.com/acme/config/actions/runs/4242",
+        "ranAt": "2026-11-28T10:05:00+00:00",
+        "sha": "abc1234def",
+        "counts": {"passed": 3, "failed": 0, "errors": 0, "total": 3},
+        "evals": [{"eval": "greeting", "target": "assistant/order-agent", "status": "passed"}],
+        "smoke": [],
+    }
+    base.update(kw)
+    return base
+
+
+def test_tests_passed_for_the_same_hash_name_the_run() -> None:
+    item = check_tests(H, "uat", uat_record(), True, False)
+    assert item is not None and (item.id, item.status, item.blocking) == ("tests", "pass", True)
+    assert item.title == "UAT behavioural tests passed"
+    assert item.evidence == (
+        "uat's tests for sha256:111111111111 passed, 3 of 3 passed "
+        "(run 4242 (https://github.com/acme/config/actions/runs/4242), 2026-11-28T10:05:00+00:00)"
+    )
+
+
+def test_tests_that_failed_never_ran_or_ran_on_another_hash_refuse() -> None:
+    failed = uat_record(
+        ok=False,
+        counts={"passed": 1, "failed": 1, "errors": 0, "total": 2},
+        evals=[{"eval": "greeting", "target": "assistant/order-agent", "status": "failed"}],
+    )
+    item = check_tests(H, "uat", failed, True, False)
+    assert item is not None and item.status == "fail" and item.refuses
+    assert "failed, 1 of 2 passed: eval/greeting → assistant/order-agent (run 4242" in item.evidence
+    never = check_tests(H, "uat", None, True, False)
+    assert never is not None and never.status == "fail"
+    assert never.evidence == "uat has no recorded test results (tests never ran there)"
+    assert never.hint is not None and "ci-deployer test --env uat" in never.hint
+    other = check_tests(H, "uat", uat_record(logicalHash="sha256:" + "9" * 64), True, False)
+    assert other is not None and other.status == "fail"
+    assert other.evidence.startswith(
+        "uat's latest tests ran on logical hash sha256:999999999999, not sha256:111111111111"
+    )
+    unreadable = check_tests(H, "uat", None, True, False, read_error="not JSON")
+    assert unreadable is not None and unreadable.evidence == "uat's test results cannot be read: not JSON"
+
+
+def test_no_tests_defined_is_skipped_not_blocking_and_rollback_skips() -> None:
+    item = check_tests(H, "uat", None, False, False)
+    assert item is not None and (item.status, item.blocking, item.refuses) == ("skip", False, False)
+    assert item.evidence == "no tests defined for uat"
+    rollback = check_tests(H, "uat", None, True, True)
+    assert rollback is not None and (rollback.status, rollback.refuses) == ("skip", False)
+    assert check_tests(H, None, None, True, False) is None  # no promotesFrom: no such line
 
 
 def test_logical_hash_ignores_key_order() -> None:

@@ -29,6 +29,7 @@ import yaml
 from ci_deployer.emulator import Emulator, LoggedRequest, ServerHandle, serve
 from support.fake_github import FakeGitHub
 from support.gitrepo import GitRepo
+from support.orders import serve_orders
 from support.results_service import SIG
 from support.workflows import EXAMPLES, REPO_ROOT, ApprovalRequest, Environment, Runner, load_yaml
 
@@ -47,11 +48,13 @@ VAPI_PATHS = ("/tool", "/structured-output", "/v2/knowledge-base", "/assistant",
 SERVER_FIELDS = frozenset({"id", "orgId", "createdAt", "updatedAt"})
 
 
-def environments_yaml(api_url: str) -> str:
-    """The example's environments.yaml with uat and prod at ``api_url`` (see the module docstring)."""
+def environments_yaml(api_url: str, orders_url: str) -> str:
+    """The example's environments.yaml with every env at ``api_url`` and the orders tools at
+    ``orders_url`` (a loopback stand-in their smoke case can call; see the module docstring)."""
     data: dict[str, Any] = load_yaml((CONFIG_EXAMPLE / "environments.yaml").read_text(encoding="utf-8"))
     for env in ORGS:
         data["environments"][env]["api"] = {"url": api_url, "token": f"secrets://VAPI_TOKEN_{env.upper()}"}
+        data["environments"][env].setdefault("params", {})["ordersUrl"] = orders_url
     protection = data["environments"]["prod"].get("protection") or {}
     protection.pop("changeWindows", None)
     protection.pop("freezes", None)
@@ -152,13 +155,13 @@ def make_world(
     emulator = Emulator()
     for env, org in ORGS.items():
         emulator.add_org(org, VAPI_TOKENS[env])
-    with serve(emulator) as vapi:
+    with serve(emulator) as vapi, serve_orders(ORDERS_API_TOKEN) as orders:
         origin = tmp_path / "origin"
         origin.mkdir()
         repo = GitRepo(origin)
         config = origin / "platform"
         shutil.copytree(CONFIG_EXAMPLE, config)
-        (config / "environments.yaml").write_text(environments_yaml(vapi.url), encoding="utf-8")
+        (config / "environments.yaml").write_text(environments_yaml(vapi.url, orders.url), encoding="utf-8")
         workflows = origin / ".github" / "workflows"
         workflows.mkdir(parents=True)
         for path in sorted(EXAMPLES.glob("*.yml")):

@@ -222,7 +222,7 @@ def _markers(world: World, number: int) -> dict[str, list[dict[str, Any]]]:
                 data = json.loads(match.group(1))
             except ValueError:
                 continue
-            if isinstance(data, dict) and isinstance(data.get("env"), str):
+            if isinstance(data, dict) and isinstance(data.get("env"), str) and data.get("kind", "plan") == "plan":
                 found.setdefault(data["env"], []).append(data)
     return found
 
@@ -253,7 +253,8 @@ def test_step1_pr_plans_uat_and_prod_before_any_deployment(story: Story) -> None
     markers = {env: len(found) for env, found in _markers(world, number).items()}
     expect.that(markers == {"uat": 1, "prod": 1}, f"sticky comments by env: {markers}, not one for uat and prod")
     comments = [c for c in world.github.comments.values() if c.number == number]
-    expect.that(len(comments) == 2, f"{len(comments)} comments on the PR, not 2")
+    # one plan comment per env, and uat's behavioural-test comment (the PR is tested against uat)
+    expect.that(len(comments) == 3, f"{len(comments)} comments on the PR, not 3")
     statuses = {(s.context, s.state) for s in world.github.statuses if s.sha == head}
     for env in ("uat", "prod"):
         expect.that(

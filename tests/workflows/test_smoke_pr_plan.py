@@ -39,7 +39,7 @@ def test_pr_plan_runs_validate_then_a_plan_per_environment(world: World) -> None
     )
     assert run.triggered, run.reason
     ran = {(job.key, job.matrix.get("environment")) for job in run.all_jobs() if job.conclusion != "skipped"}
-    assert ran == {("validate", None), ("plan", "uat"), ("plan", "prod")}, [
+    assert ran == {("validate", None), ("plan", "uat"), ("plan", "prod"), ("test", None)}, [
         (j.name, j.conclusion, j.note) for j in run.all_jobs()
     ]
     for job in run.all_jobs():
@@ -81,5 +81,5 @@ def test_pr_plan_runs_validate_then_a_plan_per_environment(world: World) -> None
         assert "VAPI_TOKEN_PROD" not in facts
     # fresh folders per job, as fresh runners
     roots = [job.root for job in run.all_jobs()]
-    assert len(set(roots)) == 3
+    assert len(set(roots)) == len(list(run.all_jobs()))
     assert world.github.unknown_routes == [], [(r.method, r.path) for r in world.github.unknown_routes]
