@@ -31,7 +31,15 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ci_deployer import compose, redact
 from ci_deployer.error_handler import EXIT_DRIFT, EXIT_FAILED, EXIT_OK, Failure, guarded
-from ci_deployer.errors import ConfigError, DeployerError, GateRefused, GitHubError, PlanChanged, StateError
+from ci_deployer.errors import (
+    ConfigError,
+    DeployerError,
+    GateRefused,
+    GitHubError,
+    PlanChanged,
+    StateError,
+    ValidationFailed,
+)
 from ci_deployer.findings import Finding
 from ci_deployer.github import commands
 from ci_deployer.github.client import ClientOptions, GitHubSource
@@ -49,9 +57,11 @@ if TYPE_CHECKING:
     from ci_deployer.behaviour.canary import CanaryOutcome
     from ci_deployer.engine.apply import ApplyResult
     from ci_deployer.engine.plan import Plan
+    from ci_deployer.engine.scope import Scope
     from ci_deployer.engine.session import Session
     from ci_deployer.engine.state import StateBackend
     from ci_deployer.gates.model import GateReport
+    from ci_deployer.validate.runner import ValidationResult
 
 OUTPUT_NAMES = ("has_changes", "plan_hash", "failure_reason", "summary", "exit_code", "artifacts_dir")
 APPLY_FILES = (
@@ -96,6 +106,7 @@ class Reviewed:
     plan: Plan | None = None
     hash: str | None = None
     source: str = ""
+    scope: Scope | None = None  # the reviewed plan's scope when it was partial (the comment's marker)
 
 
 class ActionRun:
@@ -112,6 +123,7 @@ class ActionRun:
         self.work_dir = self._work_dir()
         self.uploaded: list[str] = []
         self._github: GitHubSource | None = None
+        self._validation: ValidationResult | None = None
 
     # -- where things are ---------------------------------------------------------------------------
 
@@ -186,7 +198,13 @@ class ActionRun:
         except GitHubError as error:
             self.out.warning(f"the commit status {context_for(command, self.env)} was not set: {error}")
 
-    def post_comment(self, body_for: Callable[[str], str], plan_hash: str | None, kind: str = "plan") -> None:
+    def post_comment(
+        self,
+        body_for: Callable[[str], str],
+        plan_hash: str | None,
+        kind: str = "plan",
+        scope: dict[str, Any] | None = None,
+    ) -> None:
         """Create or edit the sticky ``kind`` comment of this environment (PR runs with ``comment: true``)."""
         pr = self.settings.pull_request
         if pr is None or not self.inputs.comment or not self.can_write:
@@ -195,7 +213,12 @@ class ActionRun:
 
         assert self.github is not None
         marker = Marker(
-            env=self.env, plan_hash=plan_hash, base_sha=pr.base_sha, head_sha=pr.head_sha, kind=kind
+            env=self.env,
+            plan_hash=plan_hash,
+            base_sha=pr.base_sha,
+            head_sha=pr.head_sha,
+            kind=kind,
+            scope=scope,
         ).render()
         try:
             comments = StickyComments(self.github.repo, pr.number, self.inputs.comment_author)
@@ -275,12 +298,31 @@ class ActionRun:
         return compose.local_state(self.root, folder)
 
     def _protected(self) -> bool:
-        try:
-            repo = compose.load_repo(self.root)
-        except ConfigError:
-            return False
-        environment = repo.environments.get(self.env)
+        repo = self.validation().repo
+        environment = repo.environments.get(self.env) if repo is not None else None
         return environment is not None and environment.protection is not None
+
+    # -- the config, read once per run (speed: one load, render and validation per command) -----------
+
+    def validation(self) -> ValidationResult:
+        """Validation of the env (every env without one), run once: the session, the state seeding
+        and the drift policy reuse its loaded repo and rendered resources."""
+        if self._validation is None:
+            from ci_deployer.validate import runner
+
+            self._validation = runner.run(self.root, [self.env] if self.env else None, None)
+        return self._validation
+
+    def loaded(self) -> compose.LoadedConfig:
+        """The env's config from :meth:`validation` (``ValidationFailed`` when it has errors)."""
+        result = self.validation()
+        if not result.ok or result.repo is None or self.env not in result.rendered:
+            raise ValidationFailed(
+                result.findings, f"the config for {self.env} has errors; nothing was planned or applied"
+            )
+        return compose.LoadedConfig(result.repo, self.env, result.rendered[self.env], result.findings)
+
+    # -- end of the config read once ---------------------------------------------------------------------
 
     def _seed(self, folder: Path) -> None:
         from ci_deployer.github.state import ArtifactStateBackend
@@ -288,10 +330,8 @@ class ActionRun:
         if self.github is None:
             raise GitHubError("no GitHub token", hint="pass `github_token: ${{ github.token }}` (the default)")
         envs = [self.env]
-        try:
-            upstream = compose.load_repo(self.root).environments.get(self.env)
-        except ConfigError:
-            upstream = None
+        repo = self.validation().repo
+        upstream = repo.environments.get(self.env) if repo is not None else None
         if upstream is not None and upstream.promotes_from:
             envs.append(upstream.promotes_from)
         backend = ArtifactStateBackend(self.github.client, self.settings.repository, self.settings.github_token)
@@ -322,13 +362,16 @@ class ActionRun:
         path.write_text(json.dumps(stored.data, indent=2, sort_keys=True), encoding="utf-8")
         self.out.echo(f"test results of {env}: {stored.artifact_name} (run {stored.run_id})")
 
-    def session(self, command: str, *, validate: bool = True) -> Session:
+    def session(self, command: str, *, validate: bool = True, partial: compose.Partial | None = None) -> Session:
+        state = self.state(command)
         return compose.open_session(
             self.settings,
             self.root,
             self.env,
             validate=validate,
-            state=self.state(command),
+            config=self.loaded() if validate else None,
+            partial=partial,
+            state=state,
             on_secret=[self.out.add_mask],  # every resolved secret is masked before anything can print it
             journal_dirs=[self.settings.workspace.joinpath(*ARTIFACTS_DIR)],
         )
@@ -349,10 +392,7 @@ class ActionRun:
         return handler()
 
     def validate(self) -> Result:
-        from ci_deployer.validate import runner
-
-        envs = [self.env] if self.env else None
-        result = runner.run(self.root, envs, None)
+        result = self.validation()
         findings = result.findings
         annotated = [self.out.annotate(commands.finding_annotation(f, self.prefix)) for f in findings]
         errors = sum(1 for f in findings if f.level == "error")
@@ -384,7 +424,7 @@ class ActionRun:
                     f"the config has errors ({validated.summary}); nothing was planned",
                     hint="fix the findings annotated on the files (also listed in the job summary)",
                 )
-            with self.session("plan", validate=False) as session:
+            with self.session("plan", partial=self.pr_scope()) as session:
                 plan = self.plan_for_review(session)
                 checklist = self.checklist(session, plan)
         except DeployerError as error:
@@ -412,6 +452,7 @@ class ActionRun:
         self.post_comment(
             lambda marker: markdown.render_plan(data, run=self.run_info(), marker=marker, checklist=checklist),
             plan.hash,
+            scope=data.get("scope"),
         )
         self.out.append_summary(
             markdown.render_plan(
@@ -424,6 +465,9 @@ class ActionRun:
             )
         )
         summary = f"{self.env}: {markdown.counts_line(data['summary'])}"
+        if plan.scope is not None and not plan.scope.keys:
+            # metadata.environments: the PR touched nothing of this env; its required check still passes
+            summary = f"{self.env}: not affected by this change"
         if plan.drift:
             summary += f"; {len(plan.drift)} drifted"
         self.set_status("plan", sha, "success", summary)
@@ -432,8 +476,22 @@ class ActionRun:
             result.exit_code, result.failure_reason = EXIT_DRIFT, "drift"
         return result
 
+    def pr_scope(self) -> compose.Partial | None:
+        """A PR's plan covers what the PR touched (``--changed-since`` its base commit); without the
+        base commit in the checkout (``fetch-depth: 0``), the whole config."""
+        pr = self.settings.pull_request
+        if pr is None or not pr.base_sha:
+            return None
+        if not compose.has_commit(self.root, pr.base_sha):
+            self.out.warning(
+                f"the PR's base commit {pr.base_sha[:12]} is not in the checkout (use `fetch-depth: 0`): "
+                "planned the whole config"
+            )
+            return None
+        return compose.Partial(changed_since=pr.base_sha)
+
     def _drift_policy(self) -> str:
-        return compose.environment_of(compose.load_repo(self.root), self.env).drift
+        return compose.environment_of(self.loaded().repo, self.env).drift
 
     def plan_for_review(self, session: Session) -> Plan:
         """Live where the env plans live and its API key is here; else against its last snapshot (PR
@@ -555,7 +613,11 @@ class ActionRun:
             parents = [p.sha for p in self.github.repo.get_commit(sha).parents]
         if not parents or marker.base_sha != parents[0] or marker.head_sha != pr.head_sha:
             return Reviewed(source=f"the plan on #{pr.number} was not made on what was merged (main moved)")
-        return Reviewed(hash=marker.plan_hash, source=f"the plan comment on #{pr.number}")
+        from ci_deployer.engine.scope import Scope
+
+        return Reviewed(
+            hash=marker.plan_hash, source=f"the plan comment on #{pr.number}", scope=Scope.from_dict(marker.scope)
+        )
 
     def apply(self) -> Result:
         from ci_deployer.engine.operations import ApplyOptions, apply
@@ -586,6 +648,7 @@ class ActionRun:
                         out_dir=self.work_dir,
                         reviewed=reviewed.plan,
                         reviewed_hash=reviewed.hash,
+                        reviewed_scope=reviewed.scope,
                         allow_deletes=True if self.inputs.allow_deletes else None,
                         pre_write_check=check,
                         progress=LineProgress(lambda line: self.out.echo(neutralize(line))),

@@ -30,7 +30,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; only the command named in ``argv`` gets its module imported and its arguments
+    (``--help`` and each command import what they use, not every command's dependencies).  Without
+    ``argv``, every command's arguments."""
     parser = argparse.ArgumentParser(
         prog="ci-deployer",
         description="Vapi assistants, squads, tools and more as config-as-code, promoted dev → uat → prod.",
@@ -38,11 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ci-deployer {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    chosen = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
     for name, (module_name, help_text) in COMMANDS.items():
-        module = importlib.import_module(f"ci_deployer.commands.{module_name}")
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(command_parser)
-        command_parser.set_defaults(_module=module)
+        if chosen is None or chosen == name:
+            module = importlib.import_module(f"ci_deployer.commands.{module_name}")
+            module.add_arguments(command_parser)
+            command_parser.set_defaults(_module=module)
     return parser
 
 
@@ -69,7 +74,8 @@ def report_failure(failure: Failure, fmt: str) -> None:
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Run one command; returns the process exit code."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     fmt = getattr(args, "format", "text")
     source = os.environ if environ is None else environ
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_deployer import redact
-from ci_deployer.config.model import ConfigRepo, Environment
+from ci_deployer.config.model import ConfigRepo, Environment, RenderedResource
 from ci_deployer.config.secrets import EnvSecretResolver, SecretResolver, find_placeholders, resolve_credential
 from ci_deployer.engine.session import ClientFactory, PlatformClient, Session
 from ci_deployer.engine.state import STATE_DIR, LocalStateBackend, StateBackend
@@ -28,7 +28,9 @@ from ci_deployer.secrets.base import store_of
 from ci_deployer.settings import Settings
 
 if TYPE_CHECKING:
+    from ci_deployer.config.partial import FileChange
     from ci_deployer.engine.plan import Plan
+    from ci_deployer.engine.scope import Scope
     from ci_deployer.gates.evaluate import GateInputs
     from ci_deployer.gates.model import GateReport
     from ci_deployer.github.client import ClientOptions, GitHubSource
@@ -55,6 +57,39 @@ def validation_findings(root: Path, envs: list[str] | None) -> list[Finding]:
     from ci_deployer.validate.runner import validate_repo
 
     return validate_repo(root, envs)
+
+
+@dataclass
+class LoadedConfig:
+    """The config as one command reads it, once: loaded, rendered for ``env`` and (unless the caller
+    validated it otherwise) validated.  The session, the gates' checklist and the logical hash all
+    reuse it; nothing reads or renders the files a second time."""
+
+    repo: ConfigRepo
+    env: str
+    rendered: list[RenderedResource]
+    findings: list[Finding] | None  # validation's findings (None: not validated here)
+
+
+def load_config(root: Path, env: str, *, validate: bool = True) -> LoadedConfig:
+    """Load, render and (with ``validate``) validate ``env`` of the config at ``root`` in one pass.
+
+    Raises :class:`ValidationFailed` when the config has errors for ``env`` (before any API call)."""
+    if validate:
+        from ci_deployer.validate.runner import run
+
+        result = run(root, [env])
+        if not result.ok or result.repo is None:
+            raise ValidationFailed(result.findings, f"the config for {env} has errors; nothing was planned or applied")
+        return LoadedConfig(result.repo, env, result.rendered.get(env, []), result.findings)
+    from ci_deployer.config import render
+
+    repo = load_repo(root)
+    environment_of(repo, env)
+    resources, findings = render.render_env(repo, env)
+    if any(f.level == "error" for f in findings):
+        raise ValidationFailed(findings)
+    return LoadedConfig(repo, env, resources, None)
 
 
 def load_repo(root: Path) -> ConfigRepo:
@@ -268,6 +303,108 @@ def interrupted_ids(paths: Iterable[Path], env: str, org: str, state: StateBacke
     return recovered
 
 
+# -- partial plans (--only, --changed-since): git is read here, never in the engine -----------------
+
+
+@dataclass(frozen=True)
+class Partial:
+    """What a partial plan was asked to cover (``--only kind/slug``, ``--changed-since REF``)."""
+
+    only: tuple[str, ...] = ()
+    changed_since: str | None = None
+
+    @property
+    def asked(self) -> bool:
+        return bool(self.only) or self.changed_since is not None
+
+
+def has_commit(root: Path, ref: str) -> bool:
+    """Whether ``ref`` names a commit of the git repository holding ``root``."""
+    return (
+        bool(ref)
+        and not ref.startswith("-")
+        and _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}") is not None
+    )
+
+
+def changed_files(root: Path, ref: str) -> list[FileChange]:
+    """The config files changed since ``ref`` (committed, staged, in the work tree, untracked), relative
+    to ``root``, renames detected; :class:`ConfigError` when ``ref`` is not a commit here."""
+    from ci_deployer.config.partial import FileChange
+
+    if not has_commit(root, ref):
+        raise ConfigError(
+            f"--changed-since {ref!r} is not a commit of the git repository holding {root}",
+            hint="fetch it first (actions/checkout with `fetch-depth: 0`), or pass a sha or branch that exists here",
+        )
+    out = _git(root, "diff", "--name-status", "-M", "-z", "--relative", ref, "--", ".")
+    if out is None:
+        raise ConfigError(f"git diff against {ref} failed in {root}", hint="run it in a git checkout of the config")
+    fields = out.split("\0")
+    changes: list[FileChange] = []
+    i = 0
+    while i < len(fields) and fields[i]:
+        code = fields[i][0]
+        if code in "RC":
+            renamed = code == "R"  # a copy is a new file
+            changes.append(FileChange("R" if renamed else "A", fields[i + 2], fields[i + 1] if renamed else None))
+            i += 3
+        else:
+            changes.append(FileChange(code if code in "ADM" else "M", fields[i + 1]))
+            i += 2
+    untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z", "--", ".") or ""
+    changes += [FileChange("A", rel) for rel in untracked.split("\0") if rel]
+    return [c for c in changes if not any(part.startswith(".") for part in Path(c.path).parts)]
+
+
+def load_partial(
+    root: Path, env: str, partial: Partial, *, validate: bool = True, config: LoadedConfig | None = None
+) -> tuple[LoadedConfig, Scope | None]:
+    """The config a partial plan needs and its scope (``None``: a full plan, when environments.yaml
+    changed).  Only the scoped documents, their neighbours and what they reference are parsed
+    (:mod:`ci_deployer.config.partial`); ``config``: the whole config, already loaded (its documents
+    are reused; nothing is parsed again)."""
+    from ci_deployer.config import partial as part
+    from ci_deployer.engine.scope import Scope
+
+    loader = part.PartialLoader(root)
+    if config is not None:
+        loader.preload(config.repo.documents)
+    files: tuple[str, ...] = ()
+    if partial.changed_since is not None:
+        ref = partial.changed_since
+        changes = changed_files(root, ref)
+        files = tuple(sorted({c.path for c in changes} | {c.old for c in changes if c.old}))
+        prefix = git_prefix(root)
+
+        def old_text(rel: str) -> str | None:
+            return _git(root, "show", f"{ref}:{prefix}{rel}")
+
+        seeds, gone, full = part.changed_keys(loader, changes, old_text)
+        if full:
+            return (config or load_config(root, env, validate=validate)), None
+        selection = part.select(loader, env, seeds, gone, neighbours=True)
+    else:
+        keys = set(part.parse_only(partial.only))
+        present = {d.key for d in loader.defining(keys).values()}
+        selection = part.select(loader, env, present, keys - present, neighbours=False)
+    scope = Scope(frozenset(selection.scope), partial.only, partial.changed_since, files)
+    if config is not None:
+        wanted = {r.key for r in selection.resources}
+        return LoadedConfig(config.repo, env, [r for r in config.rendered if r.key in wanted], config.findings), scope
+    findings: list[Finding] | None = None
+    if validate:
+        from ci_deployer.validate.runner import check
+
+        result = check(root, selection.repo, selection.findings, [env], other_files=False)
+        if not result.ok:
+            raise ValidationFailed(result.findings, f"the config for {env} has errors; nothing was planned or applied")
+        findings = result.findings
+    elif any(f.level == "error" for f in selection.findings):
+        raise ValidationFailed(selection.findings)
+    return LoadedConfig(selection.repo, env, selection.resources, findings), scope
+
+
 # -- sessions --------------------------------------------------------------------------------------
 
 
@@ -281,8 +418,11 @@ def open_session(
     transport: Any = None,
     on_secret: Iterable[Callable[[str], None]] = (),
     journal_dirs: Iterable[Path] = (),
+    config: LoadedConfig | None = None,
+    partial: Partial | None = None,
 ) -> Session:
-    """Load, validate and render ``env`` of the config at ``root``; build its collaborators.
+    """Load, validate and render ``env`` of the config at ``root`` (once: ``config`` when the caller
+    has it already); build its collaborators.
 
     The journals of interrupted applies (the default runs folder and ``journal_dirs``) are read back
     so their creates are known before the first plan.
@@ -293,28 +433,30 @@ def open_session(
     from ci_deployer.engine.canonical import content_hash
     from ci_deployer.engine.model import from_rendered
 
-    if validate:
-        findings = validation_findings(root, [env])
-        if any(f.level == "error" for f in findings):
-            raise ValidationFailed(findings, f"the config for {env} has errors; nothing was planned or applied")
-    repo = load_repo(root)
+    scope = None
+    if partial is not None and partial.asked:
+        loaded, scope = load_partial(root, env, partial, validate=validate, config=config)
+    else:
+        loaded = config if config is not None else load_config(root, env, validate=validate)
+    repo = loaded.repo
     environment = environment_of(repo, env)
-    resources, findings = render.render_env(repo, env)
-    if any(f.level == "error" for f in findings):
-        raise ValidationFailed(findings)
     resolver = secret_resolver(settings, environment, on_secret)
     backend = state if state is not None else local_state(root)
     return Session(
         repo=repo,
         environment=environment,
-        desired=from_rendered(resources, environment),
+        desired=from_rendered(loaded.rendered, environment),
         state=backend,
         resolver=resolver,
         connect=client_factory(root, environment, resolver, transport=transport),
         sha=git_sha(root, settings),
-        logical_hash=content_hash(render.logical_specs(repo, env)),
+        # a partial session holds a part of the config: no logical hash (promotion compares whole configs)
+        logical_hash=content_hash(render.logical_specs(repo, env)) if scope is None else None,
         hmac_key=hmac_key(environment, resolver),
         journaled=interrupted_ids(journals(root, env, journal_dirs), env, environment.org, backend),
+        rendered=loaded.rendered,
+        validation=loaded.findings,
+        scope=scope,
     )
 
 
@@ -382,7 +524,8 @@ def gate_inputs(
 
     validation = request.validation
     if validation is None:
-        errors = [f for f in validation_findings(root, [session.env]) if f.level == "error"]
+        findings = session.validation if session.validation is not None else validation_findings(root, [session.env])
+        errors = [f for f in findings if f.level == "error"]
         if errors:
             first = errors[0]
             validation = (False, f"validate: {len(errors)} error(s), first {first.location()}: {first.message}")
@@ -417,6 +560,8 @@ def gate_inputs(
         read_tests=read_tests,
         github=github,
         config_prefix=git_prefix(root),
+        rendered=session.rendered,
+        logical=session.logical_hash,
     )
 
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ci_deployer.engine.state import StateBackend
+
+if TYPE_CHECKING:
+    from ci_deployer.compose import Partial
 
 FORMATS = ("text", "json", "github")
 
@@ -55,3 +59,30 @@ def state_backend(args: argparse.Namespace, root: Path) -> StateBackend:
     from ci_deployer.compose import local_state
 
     return local_state(root, getattr(args, "state_dir", None))
+
+
+def add_partial(parser: argparse.ArgumentParser) -> None:
+    """``--only`` and ``--changed-since``: plan (or apply) a part of the config."""
+    group = parser.add_argument_group("partial plans (what a change touched)")
+    group.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="KIND/SLUG",
+        help="only these documents (repeatable, or comma-separated; e.g. tool/jira): the plan says it is partial",
+    )
+    group.add_argument(
+        "--changed-since",
+        default=None,
+        metavar="REF",
+        help="only the documents changed since git REF (edited, added, deleted, renamed, or including a changed "
+        "file) and those that reference them or that they reference",
+    )
+
+
+def partial(args: argparse.Namespace) -> Partial | None:
+    """The partial plan asked for by :func:`add_partial`'s options (None: the whole config)."""
+    from ci_deployer.compose import Partial
+
+    asked = Partial(tuple(args.only), args.changed_since)
+    return asked if asked.asked else None

@@ -23,7 +23,7 @@ from ci_deployer.commands import _common
 from ci_deployer.engine.apply import ApplyResult
 from ci_deployer.engine.plan import Plan
 from ci_deployer.engine.session import Session
-from ci_deployer.errors import DeployerError, StateError
+from ci_deployer.errors import DeployerError, GateRefused, StateError
 from ci_deployer.settings import Settings
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _common.add_env(parser)
     _common.add_format(parser)
     add_apply_options(parser)
+    _common.add_partial(parser)
     parser.add_argument("--plan", type=Path, default=None, metavar="FILE", help="the reviewed plan JSON")
 
 
@@ -193,7 +194,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from ci_deployer.report.plan import render_text
 
     root = _common.config_dir(args)
-    with compose.open_session(settings, root, args.env, state=_common.state_backend(args, root)) as session:
+    partial = _common.partial(args)
+    state = _common.state_backend(args, root)
+    with compose.open_session(settings, root, args.env, state=state, partial=partial) as session:
+        if session.scope is not None and session.environment.protection is not None:
+            raise GateRefused(
+                f"{session.env} is protected: it is applied in full, not a part of the config",
+                hint="apply without --only/--changed-since (a reviewed partial plan is checked against the full plan)",
+            )
         reviewed = read_plan(args.plan, session.env) if args.plan is not None else None
         if not args.auto_approve and sys.stdin.isatty():
             preview = session.plan(adopt=args.adopt, allow_deletes=args.allow_deletes).plan

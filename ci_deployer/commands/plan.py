@@ -24,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _common.add_config(parser)
     _common.add_env(parser)
     _common.add_format(parser)
+    _common.add_partial(parser)
     parser.add_argument("--out", type=Path, default=None, metavar="FILE", help="write the plan JSON here")
     parser.add_argument("--markdown", type=Path, default=None, metavar="FILE", help="write the plan as Markdown here")
     parser.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when the plan has changes (0: none)")
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     state = _common.state_backend(args, root)
     if args.snapshot is not None:
         state = SnapshotFileState(args.snapshot, state)
-    with compose.open_session(settings, root, args.env, state=state) as session:
+    with compose.open_session(settings, root, args.env, state=state, partial=_common.partial(args)) as session:
         against = "snapshot" if args.snapshot is not None else args.against
         plan = plan_env(session, PlanOptions(against=against, adopt=args.adopt))
         write_files(plan, args.out, args.markdown)

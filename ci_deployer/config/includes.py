@@ -20,6 +20,7 @@ stands for the id of that file's upload, the ref token ``ref:File/<sha256>``
 
 from __future__ import annotations
 
+import os
 from pathlib import Path as FsPath
 from pathlib import PurePosixPath
 from typing import Any
@@ -49,9 +50,34 @@ class IncludeResolver:
         self.root_real = root.resolve()
         self._cache: dict[tuple[str, FsPath], Any] = {}
         self.documents = documents if documents is not None else DocumentReader(root)
+        # id(doc) → (doc, resolved spec, findings): rendering and the logical specs resolve each
+        # document once per command (the resolved spec is never modified: every step copies).
+        self._resolved: dict[int, tuple[Document, Any, list[Finding]]] = {}
+        self._real_dirs: dict[str, str] = {}
 
     def resolve(self, doc: Document) -> tuple[Any, list[Finding]]:
         """``doc.spec`` with includes replaced by :class:`Verbatim` values, and the problems found."""
+        found = self._resolved.get(id(doc))
+        if found is None or found[0] is not doc:
+            spec, problems = self._resolve(doc)
+            found = (doc, spec, problems)
+            self._resolved[id(doc)] = found
+        return found[1], list(found[2])
+
+    def _real(self, path: FsPath) -> FsPath:
+        """``path.resolve()``, with the real path of each folder resolved once (one ``lstat`` per
+        file): the same answer, since a folder's real path does not depend on the file in it."""
+        folder, name = os.path.split(path)
+        if name in ("", ".", ".."):
+            return path.resolve()
+        real = self._real_dirs.get(folder)
+        if real is None:
+            real = os.path.realpath(folder or ".")
+            self._real_dirs[folder] = real
+        joined = FsPath(real, name)
+        return joined.resolve() if joined.is_symlink() else joined
+
+    def _resolve(self, doc: Document) -> tuple[Any, list[Finding]]:
         findings: list[Finding] = []
         base = self.root / PurePosixPath(doc.file).parent
 
@@ -114,7 +140,7 @@ class IncludeResolver:
             )
             return None
         try:
-            real = (base / target).resolve()
+            real = self._real(base / target)
         except (OSError, RuntimeError, ValueError):  # symlink loops, NUL in the path
             real = None
         if real is None or not real.is_relative_to(self.root_real):

@@ -117,11 +117,15 @@ def _problem_finding(rel: str, problem: ParseProblem) -> Finding:
 def _load_document(
     file: FsPath, rel: str, root_real: FsPath, environments: dict[str, Environment], findings: list[Finding]
 ) -> Document | None:
-    try:
-        real = file.resolve()
-    except (OSError, RuntimeError):  # symlink loop
-        real = None
-    if real is None or not real.is_relative_to(root_real):
+    # The walk never enters a symlinked folder, so only a symlinked file can lead out of the root:
+    # one lstat per file instead of resolving every path.
+    inside = True
+    if file.is_symlink():
+        try:
+            inside = file.resolve().is_relative_to(root_real)
+        except (OSError, RuntimeError):  # symlink loop
+            inside = False
+    if not inside:
         findings.append(
             finding(
                 rel,
@@ -458,3 +462,9 @@ def _check_policy_names(documents: list[Document], findings: list[Finding]) -> N
 def document_dir(root: FsPath, doc: Document) -> FsPath:
     """The folder of ``doc`` on disk (includes are relative to it)."""
     return root / PurePosixPath(doc.file).parent
+
+
+# The partial loader (config/partial.py) reads a part of the config with the same steps.
+load_environments = _load_environments
+candidate_files = _candidate_files
+load_document = _load_document

@@ -52,6 +52,16 @@ def _environment(repo: ConfigRepo, env: str) -> Environment:
     return environment
 
 
+def include_resolver(repo: ConfigRepo) -> IncludeResolver:
+    """The repository's include resolver, made once: every environment's rendering and the logical
+    specs share its file reads and resolved documents (one read of each file per command)."""
+    found = repo.__dict__.get("_include_resolver")
+    if not isinstance(found, IncludeResolver) or found.root != repo.root:
+        found = IncludeResolver(repo.root, documents=document_reader(repo))
+        repo.__dict__["_include_resolver"] = found
+    return found
+
+
 def template_context(environment: Environment) -> dict[str, Any]:
     """What templates see: ``env.name``, ``env.org`` and ``params`` (defaults merged)."""
     return {"env": {"name": environment.name, "org": environment.org}, "params": environment.params}
@@ -65,8 +75,8 @@ def render_env(repo: ConfigRepo, env: str) -> tuple[list[RenderedResource], list
     """
     environment = _environment(repo, env)
     context = template_context(environment)
-    reader = document_reader(repo)
-    includes = IncludeResolver(repo.root, documents=reader)
+    includes = include_resolver(repo)
+    reader = includes.documents
     engine = _engine()
     policies: dict[str, Document] = {}
     for doc in repo.documents_of(POLICY):
@@ -165,8 +175,8 @@ def logical_specs(repo: ConfigRepo, env: str) -> dict[str, dict[str, Any]]:
     whose includes fail are left out (``render_env`` reports them).
     """
     _environment(repo, env)
-    reader = document_reader(repo)
-    includes = IncludeResolver(repo.root, documents=reader)
+    includes = include_resolver(repo)
+    reader = includes.documents
     policies: dict[str, Any] = {}
     for doc in repo.documents_of(POLICY):
         if doc.slug not in policies:

@@ -18,12 +18,12 @@ import contextvars
 import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
-from jinja2.exceptions import SecurityError
-from jinja2.runtime import Context, Undefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+if TYPE_CHECKING:  # Jinja2 is imported on the first template the name shortcut cannot render
+    from jinja2 import nodes
+    from jinja2.runtime import Context
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 MAX_STEPS = 100_000
 MAX_OUTPUT = 1_000_000
@@ -100,49 +100,58 @@ def _guard_filter(func: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
-class _BoundedSandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox (params cannot be changed by one template for the next) plus budgets."""
+@functools.cache
+def _sandbox_class() -> type[ImmutableSandboxedEnvironment]:
+    """The sandbox class, built (and Jinja2 imported) on first use: configs whose templates are all
+    ``${{ name.path }}`` never pay for Jinja2's import."""
+    from jinja2 import nodes
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    intercepted_binops = frozenset({"*", "**", "%"})
+    class _BoundedSandbox(ImmutableSandboxedEnvironment):
+        """The immutable sandbox (params cannot be changed by one template for the next) plus budgets."""
 
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        if (
-            operator == "**"
-            and isinstance(left, int)
-            and isinstance(right, int)
-            and right > 0
-            and abs(left) > 1
-            and abs(left).bit_length() * right > _MAX_POW_BITS
-        ):
-            raise _LimitExceeded("a power is too large")
-        if operator == "*":
-            for seq, n in ((left, right), (right, left)):
-                if isinstance(seq, str | list | tuple) and isinstance(n, int) and len(seq) * n > MAX_OUTPUT:
-                    raise _LimitExceeded("a repetition builds a value that is too large")
-        if operator == "%":
-            _check_format(left)
-        return super().call_binop(context, operator, left, right)
+        intercepted_binops = frozenset({"*", "**", "%"})
 
-    def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
-        _spend()
-        _check_args(args)
-        _check_args(kwargs.values())
-        return super().call(context, obj, *args, **kwargs)
+        def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+            if (
+                operator == "**"
+                and isinstance(left, int)
+                and isinstance(right, int)
+                and right > 0
+                and abs(left) > 1
+                and abs(left).bit_length() * right > _MAX_POW_BITS
+            ):
+                raise _LimitExceeded("a power is too large")
+            if operator == "*":
+                for seq, n in ((left, right), (right, left)):
+                    if isinstance(seq, str | list | tuple) and isinstance(n, int) and len(seq) * n > MAX_OUTPUT:
+                        raise _LimitExceeded("a repetition builds a value that is too large")
+            if operator == "%":
+                _check_format(left)
+            return super().call_binop(context, operator, left, right)
 
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        # Config data first: `params.items` is the param named "items", not dict.items.
-        if isinstance(obj, dict) and attribute in obj:
-            return obj[attribute]
-        if isinstance(obj, str) and attribute in ("format", "format_map"):
-            _check_format(obj)
-        return super().getattr(obj, attribute)
+        def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+            _spend()
+            _check_args(args)
+            _check_args(kwargs.values())
+            return super().call(context, obj, *args, **kwargs)
 
-    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
-        tree = super()._parse(source, name, filename)
-        # Every for loop iterates through the budget, however it gets its items.
-        for loop in tree.find_all(nodes.For):
-            loop.iter = nodes.Filter(loop.iter, "_ci_budget", [], [], None, None, lineno=loop.lineno)
-        return tree
+        def getattr(self, obj: Any, attribute: str) -> Any:
+            # Config data first: `params.items` is the param named "items", not dict.items.
+            if isinstance(obj, dict) and attribute in obj:
+                return obj[attribute]
+            if isinstance(obj, str) and attribute in ("format", "format_map"):
+                _check_format(obj)
+            return super().getattr(obj, attribute)
+
+        def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+            tree = super()._parse(source, name, filename)
+            # Every for loop iterates through the budget, however it gets its items.
+            for loop in tree.find_all(nodes.For):
+                loop.iter = nodes.Filter(loop.iter, "_ci_budget", [], [], None, None, lineno=loop.lineno)
+            return tree
+
+    return _BoundedSandbox
 
 
 def needs_render(text: str) -> bool:
@@ -154,7 +163,20 @@ class TemplateEngine:
     """Renders template strings with a shared, cached sandbox; one per process is enough."""
 
     def __init__(self) -> None:
-        env = _BoundedSandbox(
+        self._sandbox: ImmutableSandboxedEnvironment | None = None
+        self._compiled: dict[str, Callable[[dict[str, Any]], Any]] = {}
+
+    @property
+    def _env(self) -> ImmutableSandboxedEnvironment:
+        if self._sandbox is None:
+            self._sandbox = self._build()
+        return self._sandbox
+
+    @staticmethod
+    def _build() -> ImmutableSandboxedEnvironment:
+        from jinja2 import StrictUndefined
+
+        env = _sandbox_class()(
             variable_start_string="${{",
             variable_end_string="}}",
             block_start_string="${%",
@@ -167,14 +189,16 @@ class TemplateEngine:
         )
         env.filters = {name: _guard_filter(f) for name, f in env.filters.items()}
         env.filters["_ci_budget"] = _budgeted
-        self._env = env
-        self._compiled: dict[str, Callable[[dict[str, Any]], Any]] = {}
+        return env
 
     def render(self, text: str, context: dict[str, Any]) -> Any:
         """Render ``text``; a lone ``${{ expr }}`` returns the typed value.  Raises TemplateProblem."""
         fast = _substitute_names(text, context)
         if fast is not _NO_SHORTCUT:
             return fast
+        from jinja2 import TemplateSyntaxError, UndefinedError
+        from jinja2.exceptions import SecurityError
+
         token = _budget.set(_Budget())
         try:
             return self._compile(text)(context)
@@ -214,6 +238,8 @@ class TemplateEngine:
             _budget.reset(token)
 
     def _compile(self, text: str) -> Callable[[dict[str, Any]], Any]:
+        from jinja2.runtime import Undefined
+
         compiled = self._compiled.get(text)
         if compiled is not None:
             return compiled

@@ -187,6 +187,7 @@ class Applier:
         self.deleted: set[str] = set()
         self._lock = threading.Lock()
         self._kb_tools: dict[str, str] | None = None
+        self._live_by_id: dict[tuple[str, str], dict[str, Any]] | None = None
 
     # --- payloads ---------------------------------------------------------------------------------
 
@@ -380,7 +381,14 @@ class Applier:
         return self._run(result, go)
 
     def _live(self, kind: str, rid: str | None) -> dict[str, Any] | None:
-        return next((obj for obj in self.ctx.live.get(kind, []) if str(obj.get("id")) == rid), None)
+        if rid is None:
+            return None
+        with self._lock:
+            if self._live_by_id is None:  # indexed once: looked up per state-only write
+                self._live_by_id = {
+                    (k, str(obj.get("id"))): obj for k, objs in self.ctx.live.items() for obj in reversed(objs)
+                }
+        return self._live_by_id.get((kind, rid))
 
     def patch_deferred(self, key: str, paths: list[Path]) -> OpResult:
         res = self.ctx.desired[key]
@@ -563,6 +571,10 @@ class Applier:
                 prev = ctx.state.record(change.kind, change.slug)
                 if prev is not None:
                     records.append(prev)  # not deleted (blocked or failed): still ours
+        if ctx.plan.scope is not None and ctx.state is not None:
+            # A partial apply wrote only its scope: every other resource stays as the state recorded it.
+            kept = {r.key for r in records} | self.deleted
+            records += [prev for prev in ctx.state.resources if prev.key not in kept]
         org_id = org_id or _org_id(ctx)
         complete = not partial and all(r.status == "ok" for r in results)
         secret_hmacs = dict(ctx.state.secret_hmacs) if ctx.state is not None else {}

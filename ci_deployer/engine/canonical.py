@@ -209,6 +209,26 @@ def hash_view(data: Any) -> Any:
     return data
 
 
+def _may_hold_marker(data: Any) -> bool:
+    # A marker is a string value starting with "hmac:" or equal to "secret:redacted": without either
+    # text anywhere in the JSON form, hash_view(data) is data itself (no walk needed).
+    text = canonical_json(data)
+    return SECRET_MARK in text or REDACTED in text
+
+
+def hash_view_of(data: Any) -> Any:
+    """:func:`hash_view`, walking only payloads that may hold a marker (speed: most hold none)."""
+    return hash_view(data) if _may_hold_marker(data) else data
+
+
+def view_hash(data: Any) -> str:
+    """``content_hash(hash_view(data))``, serialising ``data`` once when it holds no marker."""
+    text = canonical_json(data)
+    if SECRET_MARK in text or REDACTED in text:
+        return content_hash(hash_view(data))
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 @dataclass(frozen=True)
 class SecretSlot:
     """A string of the desired spec holding placeholders: its template, the value it resolves to

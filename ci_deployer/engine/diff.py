@@ -10,6 +10,7 @@ A hand-written walk rather than deepdiff's tree: the plan needs exactly these pa
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -44,9 +45,19 @@ class FieldChange:
 
 def diff(old: Any, new: Any, path: Path = ()) -> list[FieldChange]:
     """Every field where ``new`` differs from ``old``, in sorted key order."""
+    if old == new and (text := _json(old)) is not None and text == _json(new):
+        # Equal as JSON (Python's == alone takes 1 for 1.0 and True): nothing to walk.
+        return []
     out: list[FieldChange] = []
     _walk(old, new, path, out)
     return out
+
+
+def _json(value: Any) -> str | None:
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError):
+        return None  # not JSON (a set, NaN's cousins): the walk decides
 
 
 def _walk(old: Any, new: Any, path: Path, out: list[FieldChange]) -> None:

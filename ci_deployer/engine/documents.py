@@ -312,9 +312,13 @@ def plan_documents(
     index: FileIndex,
     reader: DocumentReader,
     allow_deletes: bool,
+    partial: bool = False,
 ) -> None:
     """Add the documents to ``ctx`` (after :func:`ci_deployer.engine.plan.build_plan`): the bases'
-    document changes, ``File`` uploads and deletes, the warnings, and a plan hash that covers them."""
+    document changes, ``File`` uploads and deletes, the warnings, and a plan hash that covers them.
+
+    ``partial``: ``desired`` is a partial plan's scope, so what nothing in it needs may still be
+    needed outside it: no ``File`` is deleted (the full plan of the next apply deletes them)."""
     env = ctx.environment.name
     state = ctx.state
     p = _Planning(env, ctx, desired, state, live, reader, allow_deletes, index)
@@ -363,7 +367,8 @@ def plan_documents(
             if change.action == "noop":
                 change.action = "update"
 
-    _plan_deletes(p, plan, kb_ids, attached, kbs)
+    if not partial:
+        _plan_deletes(p, plan, kb_ids, attached, kbs)
     file_changes = _file_changes(p, plan, users)
     creates = [c for c in file_changes if c.action == "create"]
     ctx.plan.changes[:0] = creates

@@ -133,11 +133,15 @@ def match_kind(
     managed_elsewhere = {
         str(o["id"]) for o in visible if (label_of(o, env) if spec.labels else None) or str(o["id"]) in record_slug
     }
+    named: dict[str | None, list[dict[str, Any]]] = {}  # display name → visible resources, oldest first
+    for obj in visible:
+        named.setdefault(display_name(kind, obj), []).append(obj)
     for res in ordered:
         if res.slug in out.matches:
             continue
         name = res.name
-        free = [o for o in visible if str(o["id"]) not in taken and str(o["id"]) not in managed_elsewhere]
+        pool = visible if name is None else named.get(name, [])  # indexed: no scan of the org per document
+        free = [o for o in pool if str(o["id"]) not in taken and str(o["id"]) not in managed_elsewhere]
         if same_payload is not None:
             # The name is part of the payload: compare payloads only among same-named ones (linear).
             twins = [o for o in free if (name is None or display_name(kind, o) == name) and same_payload(res, o)]

@@ -29,6 +29,7 @@ from ci_deployer.engine.auditlog import AuditLog
 from ci_deployer.engine.documents import desired_documents
 from ci_deployer.engine.model import DesiredResource
 from ci_deployer.engine.plan import Plan, PlanContext
+from ci_deployer.engine.scope import Scope
 from ci_deployer.engine.session import Session
 from ci_deployer.engine.snapshot import Snapshot
 from ci_deployer.errors import ConfigError, DeployerError, DriftFound, PlanChanged, StateError
@@ -50,6 +51,7 @@ class ApplyOptions:
     out_dir: FsPath
     reviewed: Plan | None = None
     reviewed_hash: str | None = None  # the hash reviewers saw when only the hash is known (a PR comment)
+    reviewed_scope: Scope | None = None  # that plan's scope when it was partial (the comment's marker)
     allow_deletes: bool | None = None  # None: the env's allowDeletes
     adopt: bool = False
     overwrite_drift: bool = False
@@ -97,13 +99,29 @@ def apply(session: Session, options: ApplyOptions, *, desired: list[DesiredResou
             ctx.documents.timeout = options.documents_timeout
         if options.on_plan is not None:
             options.on_plan(plan)
-        _check(session, ctx, options)
+        # A reviewed partial plan: apply planned in full (above); its scope is planned again on the
+        # same listing, for the hash reviewers saw, and nothing outside it may change unseen.
+        scope = options.reviewed.scope if options.reviewed is not None else options.reviewed_scope
+        compared = plan
+        if scope is not None and session.scope is None:
+            compared = session.plan(
+                adopt=options.adopt,
+                allow_deletes=options.allow_deletes,
+                desired=desired,
+                repair_drift=options.overwrite_drift,
+                scope=scope,
+                listed=ctx.live,
+            ).plan
+        _check(session, ctx, options, compared)
+        if compared is not plan:
+            _check_outside(session, plan, scope)
         run = out.name
         # The backup is a local file written before the gates run, so the backup gate can check it
         # exists (a missing before-snapshot refuses the apply before any API write).
         snapshots.write(backup_snapshot(ctx, sha=session.sha, run=run), out / BACKUP_FILE)
         if options.pre_write_check is not None:
-            _run_gates(options.pre_write_check, session, plan, audit)
+            # the gates check the hash reviewers saw: a reviewed partial plan's is its scope's
+            _run_gates(options.pre_write_check, session, compared, audit)
         audit.event("start", env=env, org=session.environment.org, run=run, planHash=plan.hash)
         cancel = options.cancel or threading.Event()
 
@@ -179,19 +197,35 @@ def _run_gates(check: PreWriteCheck, session: Session, plan: Plan, audit: AuditL
     audit.write(line)
 
 
-def _check(session: Session, ctx: PlanContext, options: ApplyOptions) -> None:
+def _check_outside(session: Session, plan: Plan, scope: Scope | None) -> None:
+    """A protected env applies nothing a reviewed partial plan did not show: a write outside its
+    scope refuses (an unprotected env applies the full plan)."""
+    if scope is None or session.environment.protection is None:
+        return
+    outside = [c for c in plan.writes() if c.key not in scope.keys and not c.state_only and not c.rotation_only]
+    if outside:
+        lines = "\n".join(f"  {c.action} {c.key}" for c in outside)
+        raise PlanChanged(
+            f"the reviewed plan for {session.env} was partial ({scope.reason}), but the full plan also "
+            f"changes {len(outside)} resource(s) outside it; nothing was applied:\n{lines}",
+            hint="plan the whole config (without --only/--changed-since), review it, and apply that plan",
+        )
+
+
+def _check(session: Session, ctx: PlanContext, options: ApplyOptions, compared: Plan | None = None) -> None:
     plan = ctx.plan
     env = session.env
+    fresh = compared if compared is not None else plan
     reviewed_hash = options.reviewed.hash if options.reviewed is not None else options.reviewed_hash
-    if reviewed_hash is not None and reviewed_hash != plan.hash:
+    if reviewed_hash is not None and reviewed_hash != fresh.hash:
         detail = (
-            plan_difference(options.reviewed, plan)
+            plan_difference(options.reviewed, fresh)
             if options.reviewed is not None
-            else "\n".join(f"  {line}" for line in sorted(_change_lines(plan))) or "  (no changes now)"
+            else "\n".join(f"  {line}" for line in sorted(_change_lines(fresh))) or "  (no changes now)"
         )
         raise PlanChanged(
             f"the plan for {env} changed since it was reviewed (reviewed {reviewed_hash}, "
-            f"now {plan.hash}); nothing was applied:\n{detail}",
+            f"now {fresh.hash}); nothing was applied:\n{detail}",
             hint="run `ci-deployer plan` again, review the new plan, and apply that one",
         )
     writing = {c.key for c in plan.writes() if c.action != "delete"}

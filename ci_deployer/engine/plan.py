@@ -36,7 +36,7 @@ from ci_deployer.engine.canonical import (
     SecretSlot,
     content_hash,
     drop_mirrored,
-    hash_view,
+    hash_view_of,
     ids_to_refs,
     in_order_of,
     is_secret_path,
@@ -47,10 +47,12 @@ from ci_deployer.engine.canonical import (
     restrict_to,
     sort_keys,
     strip_server_fields,
+    view_hash,
 )
 from ci_deployer.engine.diff import FieldChange, diff
 from ci_deployer.engine.identity import KindIdentity, Match, match_kind
 from ci_deployer.engine.model import DesiredResource, IgnoreRules, display_name
+from ci_deployer.engine.scope import Scope
 from ci_deployer.engine.snapshot import Snapshot, SnapshotRecord
 from ci_deployer.errors import StateError
 from ci_deployer.paths import Path, format_path, get_path, parse_pattern
@@ -158,6 +160,11 @@ class Plan:
     unmanaged: list[dict[str, Any]] = field(default_factory=list)
     secrets: list[dict[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    scope: Scope | None = None  # a partial plan (--only, --changed-since); None: the whole config
+
+    @property
+    def partial(self) -> bool:
+        return self.scope is not None
 
     @property
     def summary(self) -> dict[str, int]:
@@ -197,6 +204,7 @@ class Plan:
             "unmanaged": self.unmanaged,
             "secrets": self.secrets,
             "warnings": self.warnings,
+            "scope": self.scope.to_dict() if self.scope is not None else None,
         }
 
     def to_json(self) -> str:
@@ -259,6 +267,7 @@ class Plan:
             unmanaged=list(data.get("unmanaged") or []),
             secrets=list(data.get("secrets") or []),
             warnings=list(data.get("warnings") or []),
+            scope=Scope.from_dict(data.get("scope")),
         )
 
 
@@ -346,6 +355,7 @@ def build_plan(
     against: str | None = None,
     journaled: Mapping[str, str] | None = None,
     extra_ids: Mapping[str, str] | None = None,
+    scope: Scope | None = None,
 ) -> PlanContext:
     """Plan ``desired`` against ``live`` (kind → listed objects), or against ``state`` when ``live``
     is ``None`` (``--against snapshot``: no API call, and the plan says so).  ``against`` names what
@@ -358,7 +368,9 @@ def build_plan(
     ``extra_ids``: ref token → id of things that are not kinds (uploaded documents, ``ref:File/<sha256>``).
     ``repair_drift``: drifted fields become planned changes back to the desired values (rollback,
     ``apply --overwrite-drift``); otherwise drift is only reported.  ``hmac_key``: the env's key for
-    secret fingerprints (``None``: secret statuses are told only where the value resolves here)."""
+    secret fingerprints (``None``: secret statuses are told only where the value resolves here).
+    ``scope``: a partial plan of those keys (engine/scope.py); ``desired`` then holds the scoped
+    resources and the ones they reference (context: identified, never planned)."""
     planner = _Planner(
         environment,
         desired,
@@ -370,6 +382,7 @@ def build_plan(
         repair_drift=repair_drift,
         journaled=journaled,
         extra_ids=extra_ids,
+        scope=scope,
     )
     context = planner.run(live, sha=sha, org_id=org_id, logical_hash=logical_hash, against=against)
     if state is None and environment.protection is not None and not adopting:
@@ -412,9 +425,11 @@ class _Planner:
         repair_drift: bool,
         journaled: Mapping[str, str] | None = None,
         extra_ids: Mapping[str, str] | None = None,
+        scope: Scope | None = None,
     ) -> None:
         self.environment = environment
         self.extra_ids = dict(extra_ids or {})
+        self.scope = scope
         self.journaled: dict[str, dict[str, str]] = {}  # kind → slug → id an interrupted apply created
         for key, rid in (journaled or {}).items():
             kind, _, slug = key.partition("/")
@@ -483,7 +498,8 @@ class _Planner:
         for kind in sorted(KINDS, key=kind_order):
             self.warnings.extend(self.identity[kind].warnings)
             for res in sorted(self.desired_of[kind], key=lambda r: r.slug):
-                self.plan_resource(res, against)
+                if self.in_scope(res.key):
+                    self.plan_resource(res, against)
         self.plan_deletes()
         plan = Plan(
             env=self.env,
@@ -499,6 +515,7 @@ class _Planner:
             unmanaged=self.unmanaged(),
             secrets=self.secret_report(),
             warnings=self.warnings,
+            scope=self.scope,
         )
         return PlanContext(
             plan=plan,
@@ -611,6 +628,11 @@ class _Planner:
                     journaled=self.journaled.get(kind),
                 )
         self.ids, self.tokens = _id_index(self.identity, live_lists, self.environment, self.extra_ids)
+        if self.scope is not None and self.state is not None:
+            # A partial plan identifies only its scope and context: live references to the other
+            # resources it manages still show as slugs, by the ids the state recorded.
+            for rec in self.state.resources:
+                self.tokens.setdefault(rec.id, ref_token(rec.kind, rec.slug))
         # A rename keeps the id: references recorded under the former slug are the same reference.
         self.renamed = {
             ref_token(kind, m.previous_slug): ref_token(kind, slug)
@@ -680,7 +702,7 @@ class _Planner:
             planned = diff(restrict_to(live_c, want), want)
         planned += self.rotations(res.key, slots, obj, against, planned)
         self.live_canonical[res.key] = live_c
-        self.live_hashes.append([kind, rid, content_hash(hash_view(live_c))])
+        self.live_hashes.append([kind, rid, view_hash(live_c)])
         self.mark_secrets(res.key, planned)
         send = sorted({str(c.path[0]) for c in planned if c.path and not (len(c.path) == 1 and c.op == "remove")})
         unset = sorted({str(c.path[0]) for c in planned if len(c.path) == 1 and c.op == "remove"})
@@ -755,10 +777,16 @@ class _Planner:
 
     # --- step 4: deletes, unmanaged ----------------------------------------------------------------
 
+    def in_scope(self, key: str) -> bool:
+        """Planned here: every key of a full plan; a partial plan's own keys (not its context)."""
+        return self.scope is None or key in self.scope.keys
+
     def plan_deletes(self) -> None:
         for kind in sorted(KINDS, key=kind_order, reverse=True):
             spec = KINDS[kind]
             for slug, obj in sorted(self.identity[kind].orphans.items()):
+                if not self.in_scope(f"{kind}/{slug}"):
+                    continue  # a partial plan deletes only its scoped documents that are gone
                 if not spec.deletable:
                     self.warnings.append(f"{kind}/{slug} is no longer in the config; ci-deployer never deletes {kind}s")
                     continue
@@ -768,7 +796,7 @@ class _Planner:
                 rid = str(obj["id"])
                 rec = _record(self.state, kind, slug, rid)
                 live_c = self.canon(kind, obj, None, recorded_slots(rec) if rec else {})
-                self.live_hashes.append([kind, rid, content_hash(hash_view(live_c))])
+                self.live_hashes.append([kind, rid, view_hash(live_c)])
                 referrers = self.referrers().get(ref_token(kind, slug), [])
                 self.changes.append(
                     Change("delete", kind, slug, rid, display_name(kind, obj), blocked=blocked, referenced_by=referrers)
@@ -795,6 +823,8 @@ class _Planner:
         return self._referrers
 
     def unmanaged(self) -> list[dict[str, Any]]:
+        if self.scope is not None:
+            return []  # a partial plan does not read the whole config: it cannot tell what nothing manages
         return [
             {"kind": kind, "id": str(obj.get("id")), "name": display_name(kind, obj)}
             for kind in sorted(KINDS, key=kind_order)
@@ -810,7 +840,7 @@ class _Planner:
             ref for key, paths in self.rotated.items() for path in paths for ref in self.slots[key][path].refs
         }
         out = []
-        for ref in sorted({sref.ref for res in self.desired for sref in res.secrets}):
+        for ref in sorted({sref.ref for res in self.desired if self.in_scope(res.key) for sref in res.secrets}):
             value = self.values.get(ref)
             recorded = self.state.secret_hmacs.get(ref) if self.state is not None else None
             if value is None:
@@ -827,11 +857,15 @@ class _Planner:
 
     def plan_hash(self) -> str:
         """The hash of "the same change": see the module docstring."""
+        scoped = {"scope": sorted(self.scope.keys)} if self.scope is not None else {}
         return content_hash(
             {
+                **scoped,  # a partial plan's hash covers its scope (a full plan's has no such key)
                 "env": self.env,
                 "org": self.environment.org,
-                "desired": {key: hash_view(want) for key, want in self.desired_canonical.items()},
+                "desired": {
+                    key: hash_view_of(want) for key, want in self.desired_canonical.items() if self.in_scope(key)
+                },
                 "live": sorted(self.live_hashes),
                 "changes": [
                     [

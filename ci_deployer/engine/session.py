@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ci_deployer.config.documents import DocumentReader
-from ci_deployer.config.model import ConfigRepo, Environment
+from ci_deployer.config.model import ConfigRepo, Environment, RenderedResource
 from ci_deployer.config.secrets import SecretResolver
 from ci_deployer.engine import documents
 from ci_deployer.engine.model import DesiredResource
 from ci_deployer.engine.plan import PlanContext, build_plan
+from ci_deployer.engine.scope import Scope, context_keys
 from ci_deployer.engine.snapshot import Snapshot
 from ci_deployer.engine.state import StateBackend
+from ci_deployer.findings import Finding
 from ci_deployer.platform.kinds import KINDS
 
 
@@ -64,6 +66,10 @@ class Session:
     hmac_key: bytes | None = None  # the env's key for secret fingerprints; None: statuses are "unknown"
     journaled: dict[str, str] = field(default_factory=dict)  # "Kind/slug" → id an interrupted apply created
     documents: DocumentReader | None = None  # knowledge-base document files (None: read under repo.root)
+    # The config as loaded once for the command (compose.load_config): the gates reuse it.
+    rendered: list[RenderedResource] = field(default_factory=list)
+    validation: list[Finding] | None = None  # validation's findings (None: not validated for this session)
+    scope: Scope | None = None  # a partial plan's scope (--only, --changed-since): plan() plans it
     _clients: list[PlatformClient] = field(default_factory=list, repr=False)
 
     @property
@@ -100,23 +106,34 @@ class Session:
         desired: list[DesiredResource] | None = None,
         repair_drift: bool = False,
         first_deployment: bool = False,
+        scope: Scope | None = None,
+        listed: dict[str, builtins.list[dict[str, Any]]] | None = None,
     ) -> PlanContext:
         """Plan the env: list the org once per kind (or read the snapshot) and diff.
 
         ``first_deployment``: against a snapshot that does not exist yet (the env was never deployed),
-        plan every document as a create instead of refusing."""
+        plan every document as a create instead of refusing.  ``scope``: a partial plan of those
+        keys, with the resources they reference as context.  ``listed``: the org as already listed
+        (apply replans a reviewed scope on the listing of its full plan)."""
         state = self.latest_state()
+        scope = scope if scope is not None else self.scope
+        resources = desired if desired is not None else self.desired
         live = None
-        if against == "live":
+        if listed is not None:
+            live = listed
+        elif against == "live":
+            # a partial plan lists only the kinds of its scope and context (their ids are all it needs)
             client = client or self.client()
-            live = read_live(client)
+            live = read_live(client, _kinds_of(resources, scope) if scope is not None else None)
         elif state is None and first_deployment:
             live = {kind: [] for kind in KINDS}
-        wanted = desired if desired is not None else self.desired
+        if scope is not None:
+            resources = scoped_desired(resources, scope)
         # --- knowledge-base documents (engine/documents.py): files listed once, ids known to the planner
         docs_live, index = None, None
-        if documents.in_play(wanted, state):
-            if against == "live" and client is not None:
+        if documents.in_play(resources, state):
+            if against == "live":
+                client = client or self.client()
                 docs_live = documents.read_live(client)  # type: ignore[arg-type]
             else:
                 docs_live = documents.from_snapshot(state, self.env)
@@ -124,7 +141,7 @@ class Session:
         deletes = self.environment.allow_deletes if allow_deletes is None else allow_deletes
         ctx = build_plan(
             self.environment,
-            wanted,
+            resources,
             live=live,
             state=state,
             hmac_key=self.hmac_key,
@@ -138,17 +155,40 @@ class Session:
             logical_hash=self.logical_hash,
             repair_drift=repair_drift,
             extra_ids=index.ids() if index is not None else None,
+            scope=scope,
         )
         if docs_live is not None and index is not None:
             from ci_deployer.config.render import document_reader
 
             reader = self.documents or document_reader(self.repo)
-            documents.plan_documents(ctx, wanted, live=docs_live, index=index, reader=reader, allow_deletes=deletes)
+            documents.plan_documents(
+                ctx,
+                resources,
+                live=docs_live,
+                index=index,
+                reader=reader,
+                allow_deletes=deletes,
+                partial=scope is not None,
+            )
         return ctx
 
 
-def read_live(client: PlatformClient) -> dict[str, list[dict[str, Any]]]:
-    """Every kind listed once (concurrently): no per-resource GETs."""
-    names = list(KINDS)
+def scoped_desired(resources: builtins.list[DesiredResource], scope: Scope) -> builtins.list[DesiredResource]:
+    """The resources a partial plan of ``scope`` is given: its own and those they reference."""
+    specs = {r.key: r.spec for r in resources}
+    keep = set(scope.keys) | context_keys(specs, scope.keys)
+    return [r for r in resources if r.key in keep]
+
+
+def _kinds_of(resources: builtins.list[DesiredResource], scope: Scope) -> set[str]:
+    keep = {r.kind for r in scoped_desired(resources, scope)} | {k.partition("/")[0] for k in scope.keys}
+    if "KnowledgeBase" in keep:
+        keep.add("Tool")  # a base's generated search tool is a tool
+    return keep & set(KINDS)
+
+
+def read_live(client: PlatformClient, kinds: set[str] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Every kind (or every kind of ``kinds``) listed once, concurrently: no per-resource GETs."""
+    names = [k for k in KINDS if kinds is None or k in kinds]
     lists = client.map(client.list, names)
-    return dict(zip(names, lists, strict=True))
+    return {kind: [] for kind in KINDS} | dict(zip(names, lists, strict=True))

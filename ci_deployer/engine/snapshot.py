@@ -85,15 +85,28 @@ class Snapshot:
     def records(self, kind: str | None = None) -> list[SnapshotRecord]:
         return [r for r in self.resources if kind is None or r.kind == kind]
 
+    # -- indexed lookups (speed: plan and apply look records up per resource) ------------------------
+    # Built on first use and rebuilt when ``resources`` was replaced or grew; the first record of a
+    # (kind, slug) wins, as the linear scan it replaces did.
+
+    def _index(self) -> dict[tuple[str, str], SnapshotRecord]:
+        cached = self.__dict__.get("_by_key")
+        if cached is None or cached[0] is not self.resources or cached[1] != len(self.resources):
+            index: dict[tuple[str, str], SnapshotRecord] = {}
+            for rec in self.resources:
+                index.setdefault((rec.kind, rec.slug), rec)
+            cached = (self.resources, len(self.resources), index)
+            self.__dict__["_by_key"] = cached
+        return cached[2]
+
     def record(self, kind: str, slug: str) -> SnapshotRecord | None:
-        for rec in self.resources:
-            if rec.kind == kind and rec.slug == slug:
-                return rec
-        return None
+        return self._index().get((kind, slug))
 
     def ids(self, kind: str) -> dict[str, str]:
         """slug → id of ``kind``."""
         return {r.slug: r.id for r in self.resources if r.kind == kind}
+
+    # -- end of the indexed lookups --------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ci_deployer.config.model import ConfigRepo
+from ci_deployer.config.model import ConfigRepo, RenderedResource
 from ci_deployer.gates.evaluate import GateInputs
 
 if TYPE_CHECKING:
@@ -45,8 +45,13 @@ def collect_inputs(
     backup_exists: bool | None = None,
     rollback_of_known_snapshot: bool = False,
     read_tests: TestsReader | None = None,
+    rendered: list[RenderedResource] | None = None,
+    logical: str | None = None,
 ) -> GateInputs:
-    """Every piece of evidence for ``env`` that can be gathered here."""
+    """Every piece of evidence for ``env`` that can be gathered here.
+
+    ``rendered`` and ``logical``: the env's rendered resources and logical spec hash when the
+    caller has them (the session's: the config is not rendered a second time)."""
     from ci_deployer.config.behaviour import tests_defined
     from ci_deployer.config.render import logical_specs, render_env
     from ci_deployer.errors import DeployerError
@@ -56,7 +61,8 @@ def collect_inputs(
 
     environment = repo.environments[env]
     validated, validation_evidence = validation
-    resources, _ = render_env(repo, env)  # render problems are validation findings already
+    if rendered is None:
+        rendered, _ = render_env(repo, env)  # render problems are validation findings already
     inputs = GateInputs(
         now=now,
         dispatcher=dispatcher,
@@ -68,9 +74,9 @@ def collect_inputs(
         validation_evidence=validation_evidence,
         secrets_resolvable=secrets_resolvable,
         backup_exists=backup_exists,
-        logical_hash=logical_hash(logical_specs(repo, env)),
+        logical_hash=logical if logical is not None else logical_hash(logical_specs(repo, env)),
         rollback_of_known_snapshot=rollback_of_known_snapshot,
-        desired=resources,
+        desired=rendered,
         attestations=set(attestations),
     )
     if environment.promotes_from:

@@ -44,12 +44,21 @@ class Marker:
     base_sha: str
     head_sha: str
     kind: str = "plan"  # "plan" (the reviewed plan) | "test" (behavioural test results)
+    # a partial plan's scope (engine/scope.py Scope.to_dict): the hash covers it, apply replans it
+    scope: dict[str, Any] | None = None
 
     def render(self) -> str:
         """The HTML comment (JSON inside; ``--`` cannot occur in it, so the comment cannot end early)."""
-        data = {"env": self.env, "planHash": self.plan_hash, "baseSha": self.base_sha, "headSha": self.head_sha}
+        data: dict[str, Any] = {
+            "env": self.env,
+            "planHash": self.plan_hash,
+            "baseSha": self.base_sha,
+            "headSha": self.head_sha,
+        }
         if self.kind != "plan":
             data["kind"] = self.kind
+        if self.scope is not None:
+            data["scope"] = self.scope
         text = json.dumps(data, separators=(",", ":")).replace("--", "-\\u002d")
         return f"{MARKER_PREFIX}{text} -->"
 
@@ -74,6 +83,7 @@ def parse_marker(body: str | None) -> Marker | None:
         base_sha=str(data.get("baseSha") or ""),
         head_sha=str(data.get("headSha") or ""),
         kind=str(data.get("kind") or "plan"),
+        scope=data["scope"] if isinstance(data.get("scope"), dict) else None,
     )
 
 

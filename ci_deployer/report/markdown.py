@@ -258,6 +258,23 @@ def against_line(plan: Mapping[str, Any]) -> str:
     return f"Planned against {env} as applied at `{sha}`, {when} (snapshot, not live)."
 
 
+def scope_line(plan: Mapping[str, Any]) -> str:
+    """ "Partial plan: …" for a plan of a part of the config (``--only``, ``--changed-since``); "" else."""
+    scope = plan.get("scope")
+    if not isinstance(scope, Mapping) or not scope.get("partial"):
+        return ""
+    keys = list(scope.get("keys") or [])
+    since = scope.get("changedSince")
+    if since:
+        why = f"the documents changed since {str(since)[:12]} and their neighbours"
+    else:
+        why = "--only " + " ".join(str(o) for o in scope.get("only") or [])
+    return (
+        f"Partial plan: {len(keys)} document{'s' if len(keys) != 1 else ''} ({why}); the rest of the config "
+        "was not planned, and apply plans in full."
+    )
+
+
 def _checklist(items: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     return [
         {
@@ -313,6 +330,7 @@ def render_plan(
             else ""
         ),
         "against_line": against_line(plan),
+        "scope_line": scope_line(plan),
         "warnings": [md_text(w) for w in shown.warnings],
         "secrets": [{"ref": code(f"secrets://{s.get('ref')}"), "status": str(s.get("status"))} for s in shown.secrets],
         "checklist": _checklist(checklist),

@@ -131,6 +131,7 @@ def _context(plan: Plan) -> dict[str, Any]:
     return {
         "heading": f"ci-deployer plan for {plan.env} (org {plan.org})",
         "against_note": note,
+        "scope_note": _scope_note(plan),
         "changes": [resource_lines(c) for c in shown.changes],
         "drift": [resource_lines(d) for d in shown.drift],
         "unmanaged": shown.unmanaged,
@@ -140,6 +141,12 @@ def _context(plan: Plan) -> dict[str, Any]:
         "has_changes": plan.has_changes,
         "hash": plan.hash,
     }
+
+
+def _scope_note(plan: Plan) -> str:
+    from ci_deployer.report.markdown import scope_line
+
+    return scope_line({"scope": plan.scope.to_dict()}) if plan.scope is not None else ""
 
 
 def render_text(plan: Plan) -> str:

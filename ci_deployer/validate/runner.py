@@ -33,6 +33,8 @@ class ValidationResult:
     documents: int = 0
     environments: int = 0
     repo: ConfigRepo | None = None
+    # env → its rendered resources: plan, apply and the gates reuse them (one load per command)
+    rendered: dict[str, list[RenderedResource]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -122,6 +124,21 @@ def run(root: Path, envs: list[str] | None = None, base: str | None = None) -> V
         )
         return ValidationResult([missing])
     repo, findings = _load(root)
+    return check(root, repo, findings, envs, base)
+
+
+def check(
+    root: Path,
+    repo: ConfigRepo | None,
+    findings: list[Finding],
+    envs: list[str] | None = None,
+    base: str | None = None,
+    *,
+    other_files: bool = True,
+) -> ValidationResult:
+    """Validate a loaded ``repo`` (``findings``: the loader's).  A partial plan passes the documents
+    it loaded, and ``other_files=False``: only those documents are scanned for secrets, not every
+    text file under the root (``ci-deployer validate`` does that)."""
     result = ValidationResult(findings=list(findings), repo=repo)
     if repo is None:
         result.findings = _dedupe(result.findings)
@@ -131,10 +148,10 @@ def run(root: Path, envs: list[str] | None = None, base: str | None = None) -> V
     result.environments = len(selected)
     result.findings.extend(env_findings)
     result.findings.extend(rules.run_repo_rules(repo))
-    result.findings.extend(secrets_scan.scan_repo(repo, ENVIRONMENTS_FILE))
+    result.findings.extend(secrets_scan.scan_repo(repo, ENVIRONMENTS_FILE, other_files=other_files))
     loaded = {d.file for d in repo.documents}
     broken = frozenset(f.path for f in result.findings if f.level == "error" and f.path not in loaded)
-    rendered: dict[str, list[RenderedResource]] = {}
+    rendered = result.rendered
     for name in selected:
         resources, render_findings = _render(repo, name)
         rendered[name] = resources

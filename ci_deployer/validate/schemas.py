@@ -1,16 +1,21 @@
 """Validate documents, specs and environments.yaml against the committed JSON Schemas.
 
 The schemas live in ``schemas/`` (generated from Vapi's OpenAPI spec by ``scripts/gen_schemas.py``);
-an installed package carries them as ``ci_deployer/_schemas``.  Validators are compiled once per
-schema and shared: they are immutable, so the emulator may call :func:`validate_spec` from many
-threads.  Errors come back as :class:`SchemaIssue` values with Vapi-like wording
-("name must be shorter than or equal to 40 characters", "property 'x' should not exist").
+an installed package carries them as ``ci_deployer/_schemas``.  Validation pays only for failures:
+a value is first checked by the compiled yes/no check of :mod:`ci_deployer.validate.fastcheck`
+(dispatching on the ``type`` discriminator, reading only the schema files the value reaches), and
+only a value it rejects goes through :mod:`jsonschema`, whose errors are explained here.  Both are
+built once per schema file and shared: they are immutable, so the emulator may call
+:func:`validate_spec` from many threads.  Errors come back as :class:`SchemaIssue` values with
+Vapi-like wording ("name must be shorter than or equal to 40 characters", "property 'x' should not
+exist").
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import functools
 import json
 import pathlib
 import threading
@@ -19,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ci_deployer.paths import Path, format_path
+from ci_deployer.validate.fastcheck import Check, Compiler, Unsupported
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
@@ -65,12 +71,12 @@ def validate_spec(kind: str, spec: Any, *, mode: Mode = "create") -> list[Schema
     ``kind`` is the document kind ("Assistant", "Tool", …, "Policy").  For a Tool PATCH body, include
     the stored tool's ``type`` to check the body against that type's fields.
     """
-    return _issues(_validator(_spec_file(kind, mode)), spec)
+    return _checked(_spec_file(kind, mode), spec)
 
 
 def validate_envelope(doc: Any) -> list[SchemaIssue]:
     """Validate a document's envelope (apiVersion, kind, metadata, policies; ``spec`` only as an object)."""
-    return _issues(_validator("envelope.schema.json"), doc)
+    return _checked("envelope.schema.json", doc)
 
 
 def validate_environments(data: Any) -> list[SchemaIssue]:
@@ -79,7 +85,7 @@ def validate_environments(data: Any) -> list[SchemaIssue]:
     Dates are strings under YAML 1.2 (config/yamlsource.py); a ``datetime.date`` from a hand-built
     value is checked as its ISO text.
     """
-    return _issues(_validator("environments.schema.json"), _plain(data))
+    return _checked("environments.schema.json", _plain(data))
 
 
 def validate_document(doc: Any) -> list[SchemaIssue]:
@@ -95,11 +101,56 @@ def validate_document(doc: Any) -> list[SchemaIssue]:
 
 # --------------------------------------------------------------------------- loading and caching
 
-_lock = threading.Lock()  # guards the two caches below; validators themselves are immutable
+_lock = threading.Lock()  # guards the caches below; validators and checks themselves are immutable
 _validators: dict[str, Validator] = {}
 _registries: list[Any] = []  # at most one Registry, built on first use
+_files: dict[str, Any] = {}  # schema file (relative path) → parsed JSON, shared by both validators
+_compilers: list[Compiler] = []
+_checks: dict[str, Check | None] = {}  # schema file → its compiled check (None: jsonschema only)
 
 
+def _checked(rel: str, instance: Any) -> list[SchemaIssue]:
+    """The issues of ``instance`` against the schema file ``rel``: none when the compiled check
+    accepts it, else jsonschema's errors, explained."""
+    check = _check(rel)
+    if check is not None:
+        try:
+            if check(instance):
+                return []
+        except Unsupported:
+            with _lock:
+                _checks[rel] = None  # a keyword only jsonschema knows: ask it from now on
+        except RecursionError:
+            pass  # deeper than the compiled check can go: jsonschema decides
+    return _issues(_validator(rel), instance)
+
+
+def _check(rel: str) -> Check | None:
+    with _lock:
+        if rel not in _checks:
+            if not _compilers:
+                _compilers.append(Compiler(_schema_file))
+            try:
+                _checks[rel] = _compilers[0].file(rel)
+            except Unsupported:
+                _checks[rel] = None
+        return _checks[rel]
+
+
+def _schema_file(rel: str) -> Any:
+    """The parsed schema file ``rel`` (read once; the compiled check and jsonschema share it)."""
+    found = _files.get(rel)
+    if found is None:
+        path = schema_dir() / rel
+        try:
+            found = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise FileNotFoundError(f"schema {rel} is missing under {schema_dir()}; reinstall ci-deployer") from None
+        _files[rel] = found
+    return found
+
+
+@functools.cache
 def _kind_files() -> dict[str, str]:
     from ci_deployer.platform.kinds import KINDS, POLICY
 
@@ -117,27 +168,31 @@ def _spec_file(kind: str, mode: Mode) -> str:
 
 
 def _registry() -> Any:
-    """Every schema file, registered under a URI that mirrors its path, so relative refs resolve offline.
+    """A registry that retrieves each schema file on first reference, under a URI that mirrors its
+    path, so relative refs resolve offline and only the files a failing value reaches are read.
 
     Called with ``_lock`` held.
     """
     from referencing import Registry, Resource
+    from referencing.exceptions import NoSuchResource
     from referencing.jsonschema import DRAFT202012
 
     if not _registries:
-        root = schema_dir()
-        resources = [
-            (
-                _SCHEMA_URI + path.relative_to(root).as_posix(),
-                Resource.from_contents(json.loads(path.read_text(encoding="utf-8")), DRAFT202012),
-            )
-            for path in sorted(root.rglob("*.schema.json"))
-        ]
-        if not resources:
+        if not schema_dir().is_dir() or not any(schema_dir().glob("*.schema.json")):
             raise FileNotFoundError(
-                f"no schema files under {root}: the installation is incomplete; reinstall ci-deployer"
+                f"no schema files under {schema_dir()}: the installation is incomplete; reinstall ci-deployer"
             )
-        _registries.append(Registry().with_resources(resources).crawl())
+        resources: dict[str, Any] = {}
+
+        def retrieve(uri: str) -> Any:
+            if uri not in resources:
+                rel = uri.removeprefix(_SCHEMA_URI)
+                if rel == uri or not (schema_dir() / rel).is_file():
+                    raise NoSuchResource(uri)
+                resources[uri] = Resource.from_contents(_schema_file(rel), DRAFT202012)
+            return resources[uri]
+
+        _registries.append(Registry(retrieve=retrieve))  # type: ignore[call-arg]
     return _registries[0]
 
 
@@ -148,7 +203,7 @@ def _validator(rel: str) -> Validator:
             from jsonschema import Draft202012Validator
 
             registry = _registry()
-            if _SCHEMA_URI + rel not in registry:
+            if not (schema_dir() / rel).is_file():
                 raise FileNotFoundError(f"schema {rel} is missing under {schema_dir()}; reinstall ci-deployer")
             # The files carry no `$id`: a root `$ref` to the registry URI gives each its base URI.
             cached = Draft202012Validator({"$ref": _SCHEMA_URI + rel}, registry=registry)

@@ -189,6 +189,10 @@ def scan_document(doc: Document) -> list[Finding]:
             if not isinstance(value, str):
                 continue
             key = next((step for step in reversed(path) if isinstance(step, str)), "")
+            # Whether a value is a secret depends on it and its key alone: its position and path are
+            # looked up only for the (rare) values that are.
+            if check_value(doc.file, None, None, key=key, where="", value=value) is None:
+                continue
             pos = doc.position(path)
             found = check_value(doc.file, pos.line, pos.column, key=key, where=format_path(path), value=value)
             if found is not None:
@@ -273,14 +277,20 @@ def _read_text(path: Path) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
-def scan_repo(repo: ConfigRepo, environments_file: str = "environments.yaml") -> list[Finding]:
-    """Every plaintext secret in the config repository: documents, environments.yaml, other files."""
+def scan_repo(
+    repo: ConfigRepo, environments_file: str = "environments.yaml", *, other_files: bool = True
+) -> list[Finding]:
+    """Every plaintext secret in the config repository: documents, environments.yaml, other files
+    (``other_files=False``: the documents and environments.yaml only)."""
     findings: list[Finding] = []
     scanned: set[str] = set()
     for doc in repo.documents:
         findings.extend(scan_document(doc))
         scanned.add(doc.file)
     root = repo.root
+    if not other_files:
+        text = _read_text(root / environments_file)
+        return findings + (scan_yaml_text(environments_file, text) if text is not None else [])
     for path in _text_files(root):
         rel = path.relative_to(root).as_posix()
         if rel in scanned:

@@ -148,4 +148,6 @@ def test_the_logical_hash_covers_document_contents(root: Path) -> None:
     first = render.logical_specs(repo, "dev")
     assert first["KnowledgeBase/faq#documents"] == {"knowledge/faq/a.md": hashlib.sha256(b"# A\n").hexdigest()}
     (root / "knowledge" / "faq" / "a.md").write_text("# A, edited\n", encoding="utf-8")
-    assert render.logical_specs(repo, "dev") != first  # promotion compares contents, not just the list
+    # A command reads each file once, so the edit is seen by the next load, as by the next command.
+    edited, _ = loader.load_repo(root)
+    assert render.logical_specs(edited, "dev") != first  # promotion compares contents, not just the list

@@ -515,3 +515,52 @@ def test_apply_refuses_when_the_env_state_cannot_be_read(action_run: Run, github
     assert action_run.outputs["failure_reason"] == "state-error"
     assert "give the job `actions: read`" in action_run.stdout.getvalue()
     assert not list((action_run.workspace / ".ci-deployer" / "artifacts").rglob("apply-log.jsonl"))
+
+
+def test_a_pr_plan_covers_what_the_pr_touched_and_says_so(
+    action_run: Run, github: FakeGitHub, fake_results: Any
+) -> None:
+    """The PR's plan is --changed-since its base commit: partial, said in the comment, the scope in
+    the marker; its hash is not the full plan's."""
+    from support.gitrepo import git
+
+    workspace = action_run.workspace
+    git(workspace, "init", "-q", "-b", "main")
+    git(workspace, "add", "-A")
+    git(workspace, "commit", "-q", "-m", "base")
+    base = git(workspace, "rev-parse", "HEAD")
+    prompt = action_run.config / "prompts" / "returns-agent.md"
+    prompt.write_text(prompt.read_text(encoding="utf-8") + "\nAlways confirm the order number.\n", encoding="utf-8")
+    git(workspace, "commit", "-q", "-am", "a prompt edit")
+    event = pr_event()
+    event["pull_request"]["base"]["sha"] = base
+    action_run.event("pull_request", event)
+
+    assert run_action(action_run) == 0, action_run.stdout.getvalue()
+    body = github.comments[-1]["body"]
+    marker = json.loads(re.search(r"<!-- ci-deployer:v1 (\{.*?\}) -->", body).group(1))  # type: ignore[union-attr]
+    assert marker["planHash"] == action_run.outputs["plan_hash"]
+    assert marker["scope"]["partial"] is True and marker["scope"]["changedSince"] == base
+    assert "Assistant/returns-agent" in marker["scope"]["keys"]
+    assert "Squad/order-support" in marker["scope"]["keys"]  # references the edited assistant
+    assert "🔎 **Partial plan:" in body
+    plan = json.loads((workspace / action_run.outputs["artifacts_dir"] / "plan.json").read_text(encoding="utf-8"))
+    assert plan["scope"]["keys"] == marker["scope"]["keys"]
+    assert {f"{c['kind']}/{c['slug']}" for c in plan["changes"]} <= set(marker["scope"]["keys"])
+
+    full = cli.main(
+        [
+            "plan",
+            "--config",
+            str(action_run.config),
+            "--env",
+            "uat",
+            "--format",
+            "json",
+            "--out",
+            str(workspace / "f.json"),
+        ],
+        {**action_run.environ, "GITHUB_ACTIONS": "false"},
+    )
+    assert full == 0
+    assert json.loads((workspace / "f.json").read_text(encoding="utf-8"))["hash"] != marker["planHash"]
