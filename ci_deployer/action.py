@@ -198,6 +198,22 @@ class ActionRun:
         except GitHubError as error:
             self.out.warning(f"the commit status {context_for(command, self.env)} was not set: {error}")
 
+    def post_failure(self, command: str, failure: Failure) -> None:
+        """Say in the ``command`` comment (plan or test) why the command failed, without a plan hash."""
+        self.post_comment(
+            lambda marker: markdown.render_failure(
+                command=command,
+                env=self.env,
+                failure_reason=failure.failure_reason,
+                message=failure.message,
+                hint=failure.hint,
+                run=self.run_info(),
+                marker=marker,
+            ),
+            None,
+            kind=command,
+        )
+
     def post_comment(
         self,
         body_for: Callable[[str], str],
@@ -429,18 +445,7 @@ class ActionRun:
                 checklist = self.checklist(session, plan)
         except DeployerError as error:
             failure = Failure.of(error)
-            self.post_comment(
-                lambda marker: markdown.render_failure(
-                    command="plan",
-                    env=self.env,
-                    failure_reason=failure.failure_reason,
-                    message=failure.message,
-                    hint=failure.hint,
-                    run=self.run_info(),
-                    marker=marker,
-                ),
-                None,
-            )
+            self.post_failure("plan", failure)
             self.set_status("plan", sha, "failure", f"{failure.failure_reason}: {failure.message}")
             raise
         from ci_deployer.commands.plan import write_files
@@ -882,19 +887,7 @@ class ActionRun:
                 recorded = record(session, report)
         except DeployerError as error:
             failure = Failure.of(error)
-            self.post_comment(
-                lambda marker: markdown.render_failure(
-                    command="test",
-                    env=self.env,
-                    failure_reason=failure.failure_reason,
-                    message=failure.message,
-                    hint=failure.hint,
-                    run=self.run_info(),
-                    marker=marker,
-                ),
-                None,
-                kind="test",
-            )
+            self.post_failure("test", failure)
             self.set_status("test", sha, "failure", f"{failure.failure_reason}: {failure.message}")
             raise
         write_files(report, self.work_dir / "test-results.json", self.work_dir / "tests.md")

@@ -63,19 +63,11 @@ PROTECTION_KEYS = (
 )
 
 
-class _Checker:
-    def __init__(self, positions: dict[Path, tuple[int, int]]) -> None:
-        self.positions = positions
-        self.findings: list[Finding] = []
-
-    def mark(self, path: Path) -> tuple[int, int]:
-        probe = path
-        while probe not in self.positions and probe:
-            probe = probe[:-1]
-        return self.positions.get(probe, (1, 1))
+class _Reports:
+    """The shape checks both checkers share; each says where a finding goes in its ``error``."""
 
     def error(self, path: Path, code: str, message: str, hint: str) -> None:
-        self.findings.append(finding(FILE, self.mark(path), code, message, hint, path=path))
+        raise NotImplementedError
 
     def unknown_keys(self, data: dict[str, Any], allowed: tuple[str, ...], path: Path, what: str) -> None:
         for key in data:
@@ -104,7 +96,22 @@ class _Checker:
         return list(value)
 
 
-class _MergedChecker:
+class _Checker(_Reports):
+    def __init__(self, positions: dict[Path, tuple[int, int]]) -> None:
+        self.positions = positions
+        self.findings: list[Finding] = []
+
+    def mark(self, path: Path) -> tuple[int, int]:
+        probe = path
+        while probe not in self.positions and probe:
+            probe = probe[:-1]
+        return self.positions.get(probe, (1, 1))
+
+    def error(self, path: Path, code: str, message: str, hint: str) -> None:
+        self.findings.append(finding(FILE, self.mark(path), code, message, hint, path=path))
+
+
+class _MergedChecker(_Reports):
     """Reports a problem of a key merged from ``defaults`` where it is written: on the env's own
     line when the env sets it, else on the ``defaults`` line (every env repeats it; the runner dedupes)."""
 
@@ -122,22 +129,6 @@ class _MergedChecker:
 
     def error(self, path: Path, code: str, message: str, hint: str) -> None:
         self.check.error(self._where(path), code, message, hint)
-
-    def map_of(self, value: Any, path: Path, what: str) -> dict[str, Any]:
-        if value is not None and not isinstance(value, dict):
-            self.error(path, "E-ENV-TYPE", f"{what} must be a map", f"write {what} as `key: value` pairs")
-            return {}
-        return value or {}
-
-    def unknown_keys(self, data: dict[str, Any], allowed: tuple[str, ...], path: Path, what: str) -> None:
-        for key in data:
-            if key not in allowed:
-                self.error(
-                    (*path, key),
-                    "E-ENV-UNKNOWN-KEY",
-                    f"unknown key {key!r} in {what}{did_you_mean(str(key), allowed)}",
-                    f"allowed keys: {', '.join(allowed)}",
-                )
 
 
 def _holds(data: Any, path: Path) -> bool:
