@@ -39,7 +39,7 @@ from ci_deployer.engine.canonical import (
 )
 from ci_deployer.engine.identity import label_of
 from ci_deployer.engine.model import display_name
-from ci_deployer.engine.plan import Change, PlanContext, kind_order, merge_recorded
+from ci_deployer.engine.plan import Change, DriftItem, PlanContext, kind_order, merge_recorded
 from ci_deployer.engine.session import PlatformClient
 from ci_deployer.engine.snapshot import Snapshot, SnapshotRecord
 from ci_deployer.errors import ApiError, DeployerError
@@ -527,6 +527,7 @@ class Applier:
         records: list[SnapshotRecord] = []
         org_id: str | None = ctx.plan.org_id
         changes = {c.key: c for c in ctx.plan.changes}
+        drifted = {f"{d.kind}/{d.slug}": d for d in ctx.plan.drift}
         for key, res in ctx.desired.items():
             want = ctx.desired_canonical[key]
             rid = self.ids.get(ref_token(res.kind, res.slug))
@@ -542,6 +543,8 @@ class Applier:
                 payload = ids_to_refs(payload, tokens)
                 payload = drop_mirrored(res.kind, payload, want)
                 payload = ctx.masker.mask_live(payload, ctx.slots(key), want)
+                if prev is not None and prev.id == rid and change is not None:
+                    payload = _keep_unwritten_drift(payload, ctx.follow_renames(prev.payload), change, drifted.get(key))
                 record = SnapshotRecord(
                     res.kind, res.slug, str(rid), sort_keys(payload), want, secret_refs, content_hash(want)
                 )
@@ -597,6 +600,23 @@ class Applier:
             secret_hmacs=secret_hmacs,
             documents=section,
         )
+
+
+def _keep_unwritten_drift(
+    payload: dict[str, Any], recorded: Mapping[str, Any], change: Change, drift: DriftItem | None
+) -> dict[str, Any]:
+    """The recorded response of a written resource, except top-level fields that drifted and that
+    this apply did not write: those keep their previous record, so the drift stays reported (a
+    response would otherwise make the value changed outside the new baseline, silently)."""
+    if drift is None:
+        return payload
+    out = dict(payload)
+    for top in {str(f.path[0]) for f in drift.fields if f.path} - set(change.send) - set(change.unset):
+        if top in recorded:
+            out[top] = recorded[top]
+        else:
+            out.pop(top, None)
+    return out
 
 
 def backup_snapshot(ctx: PlanContext, *, sha: str | None, run: str | None) -> Snapshot:

@@ -166,6 +166,35 @@ def test_the_same_edit_in_the_config_and_on_the_dashboard_is_neither_a_change_no
     assert data["drift"][0]["fields"] == [{"path": "firstMessage", "op": "change", "old": "Welcome back", "new": "Yo"}]
 
 
+def test_drift_survives_an_apply_of_another_field_and_overwrite_drift_repairs_it(
+    tmp_path: Path, served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    agent = (
+        "apiVersion: ci-deployer/v1\nkind: Assistant\nmetadata: {name: a}\n"
+        "spec: {name: Agent, firstMessage: Hello, voicemailMessage: Bye}\n"
+    )
+    root = repo(tmp_path, served.url, {"assistants/a.yaml": agent})
+    assert apply(capsys, root)[0] == 0
+    (live,) = served.list("/assistant")
+    with served.api() as api:  # a dashboard edit
+        assert api.patch(f"/assistant/{live['id']}", json={"firstMessage": "Dashboard"}).status_code == 200
+    (root / "assistants" / "a.yaml").write_text(agent.replace("Bye", "See you"), encoding="utf-8")
+    assert apply(capsys, root)[0] == 0  # writes voicemailMessage only; the dashboard edit is not the config's
+    (after,) = served.list("/assistant")
+    assert after["voicemailMessage"] == "See you" and after["firstMessage"] == "Dashboard"
+    for _ in range(2):  # the response of that write did not make the dashboard edit the new baseline
+        _, data = plan(capsys, root)
+        assert data["drift"][0]["fields"] == [
+            {"path": "firstMessage", "op": "change", "old": "Hello", "new": "Dashboard"}
+        ]
+    code, _, _ = cli(capsys, "apply", "--config", str(root), "--env", "prod", "--auto-approve", "--overwrite-drift")
+    assert code == 0
+    (repaired,) = served.list("/assistant")
+    assert repaired["firstMessage"] == "Hello"
+    _, data = plan(capsys, root)
+    assert data["drift"] == [] and data["hasChanges"] is False
+
+
 def test_the_key_of_another_org_is_refused_before_anything_is_written(
     tmp_path: Path, served: Served, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
