@@ -10,9 +10,11 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from typing import NoReturn
 
 from ci_deployer import __version__, logsafe, redact
 from ci_deployer.error_handler import Failure, guarded
+from ci_deployer.errors import ConfigError
 from ci_deployer.findings import Finding
 from ci_deployer.settings import Settings
 
@@ -30,11 +32,34 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are failures like any other: exit 1 (``invalid-config``), JSON with ``--format
+    json``.  argparse's own exit 2 would read as "the plan has changes" under ``--detailed-exitcode``.
+    Subcommand parsers are of this class too (argparse makes them with the parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(
+            f"{self.prog}: {message}",
+            hint=f"see `{self.prog} --help` for the arguments it takes",
+        )
+
+
+def _format_of(argv: Sequence[str]) -> str:
+    """The ``--format`` asked for, read before parsing so that a usage error is reported in it."""
+    for i, arg in enumerate(argv):
+        value = arg.partition("=")[2] if arg.startswith("--format=") else None
+        if arg == "--format" and i + 1 < len(argv):
+            value = argv[i + 1]
+        if value in ("text", "json", "github"):
+            return value
+    return "text"
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser; only the command named in ``argv`` gets its module imported and its arguments
     (``--help`` and each command import what they use, not every command's dependencies).  Without
     ``argv``, every command's arguments."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ci-deployer",
         description="Vapi assistants, squads, tools and more as config-as-code, promoted dev → uat → prod.",
     )
@@ -75,11 +100,11 @@ def report_failure(failure: Failure, fmt: str) -> None:
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Run one command; returns the process exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser(argv).parse_args(argv)
-    fmt = getattr(args, "format", "text")
+    fmt = _format_of(argv)
     source = os.environ if environ is None else environ
 
     def body() -> int:
+        args = build_parser(argv).parse_args(argv)
         settings = Settings.from_environ(source)
         return int(args._module.run(args, settings))
 

@@ -42,3 +42,44 @@ def test_internal_error_writes_crash_log_without_secrets(
     assert "ValueError" in text
     assert "sk-live-supersecret" not in text
     assert "***" in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["plan", "--env", "dev", "--detailed-exitcode", "--bogus"], "unrecognized arguments: --bogus"),
+        (["plan", "--detailed-exitcode"], "required: --env"),
+        (["plan", "--env", "dev", "--format", "yaml"], "invalid choice: 'yaml'"),
+        (["emulator", "serve", "--port", "99999"], "99999 is out of range (from 0 to 65535)"),
+        (["emulator", "serve", "--latency-ms", "-100"], "-100 is out of range (0 or more)"),
+        ([], "required: COMMAND"),
+    ],
+)
+def test_a_usage_error_exits_1_never_2_which_means_changes(argv: list[str], fragment: str) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "ci_deployer", *argv], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 1, done.stderr
+    assert fragment in done.stderr and "hint: see `ci-deployer" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_usage_error_with_format_json_is_the_documented_error_object() -> None:
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "ci_deployer", "plan", "--format", "json", "--bogus"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    error = json.loads(done.stdout)
+    assert error["ok"] is False and error["failure_reason"] == "invalid-config"
+    assert "--env" in error["error"]  # the first problem argparse meets: the required --env

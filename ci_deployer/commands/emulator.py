@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -16,11 +17,32 @@ from ci_deployer.settings import Settings
 DEFAULT_ORG = ("default", "dev-token")
 
 
+def _bounded(kind: Callable[[str], float], low: float, high: float | None = None) -> Callable[[str], float]:
+    """An argument type: a number of ``kind`` within ``[low, high]`` (a usage error otherwise)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value < low or (high is not None and value > high):
+            span = f"from {low:g} to {high:g}" if high is not None else f"{low:g} or more"
+            raise argparse.ArgumentTypeError(f"{text} is out of range ({span})")
+        return value
+
+    return parse
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="emulator_command", metavar="SUBCOMMAND")
     serve = sub.add_parser("serve", help="serve the emulator over HTTP", description="serve the emulator over HTTP")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
-    serve.add_argument("--port", type=int, default=8787, help="port to listen on (default: 8787; 0 picks a free one)")
+    serve.add_argument(
+        "--port",
+        type=_bounded(int, 0, 65535),
+        default=8787,
+        help="port to listen on (default: 8787; 0 picks a free one)",
+    )
     serve.add_argument(
         "--data", type=Path, default=None, metavar="DIR", help="keep orgs and resources in DIR (default: memory only)"
     )
@@ -31,34 +53,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=TOKEN",
         help="an org reachable with bearer TOKEN; repeatable (default: org 'default' with token 'dev-token')",
     )
-    serve.add_argument("--latency-ms", type=float, default=0, metavar="N", help="added latency per request")
-    serve.add_argument("--fail-rate", type=float, default=0, metavar="F", help="share of requests answered 5xx (0..1)")
-    serve.add_argument("--throttle-rate", type=float, default=0, metavar="F", help="share answered 429 (0..1)")
     serve.add_argument(
-        "--retry-after", type=float, default=None, metavar="SECONDS", help="Retry-After header on injected 429s"
+        "--latency-ms", type=_bounded(float, 0), default=0, metavar="N", help="added latency per request"
     )
     serve.add_argument(
-        "--drop-rate", type=float, default=0, metavar="F", help="share whose response is lost after the write (0..1)"
+        "--fail-rate", type=_bounded(float, 0, 1), default=0, metavar="F", help="share of requests answered 5xx (0..1)"
     )
-    serve.add_argument("--reset-rate", type=float, default=0, metavar="F", help="share of connections reset (0..1)")
+    serve.add_argument(
+        "--throttle-rate", type=_bounded(float, 0, 1), default=0, metavar="F", help="share answered 429 (0..1)"
+    )
+    serve.add_argument(
+        "--retry-after",
+        type=_bounded(float, 0),
+        default=None,
+        metavar="SECONDS",
+        help="Retry-After header on injected 429s",
+    )
+    serve.add_argument(
+        "--drop-rate",
+        type=_bounded(float, 0, 1),
+        default=0,
+        metavar="F",
+        help="share whose response is lost after the write (0..1)",
+    )
+    serve.add_argument(
+        "--reset-rate", type=_bounded(float, 0, 1), default=0, metavar="F", help="share of connections reset (0..1)"
+    )
     serve.add_argument("--seed", type=int, default=None, help="seed for the fault RNG (reproducible runs)")
     serve.add_argument(
         "--eval-run-polls",
-        type=int,
+        type=_bounded(int, 0),
         default=0,
         metavar="N",
         help="eval runs answer `queued`, then `running` to N polls before they end (default 0: at once)",
     )
     serve.add_argument(
         "--file-processing-polls",
-        type=int,
+        type=_bounded(int, 0),
         default=0,
         metavar="N",
         help="reads of an uploaded file (or a knowledge-base attachment) before Vapi has processed it (default 0)",
     )
     serve.add_argument(
         "--file-processing-ms",
-        type=float,
+        type=_bounded(float, 0),
         default=0,
         metavar="MS",
         help="time an upload stays `processing` (and an attachment `indexing`) at least (default 0)",
