@@ -387,7 +387,8 @@ def load_partial(
     else:
         keys = set(part.parse_only(partial.only))
         present = {d.key for d in loader.defining(keys).values()}
-        selection = part.select(loader, env, present, keys - present, neighbours=False)
+        part.refuse_undefined(loader, sorted(keys - present))
+        selection = part.select(loader, env, present, set(), neighbours=False)
     scope = Scope(frozenset(selection.scope), partial.only, partial.changed_since, files)
     if config is not None:
         wanted = {r.key for r in selection.resources}

@@ -137,6 +137,24 @@ def test_only_plans_the_documents_named(world: World) -> None:
     assert "Partial plan: 1 document (--only Tool/tool-2)" in text
 
 
+def test_only_refuses_a_slug_no_document_defines(world: World) -> None:
+    for command in ("plan", "apply"):
+        out = world.cli(
+            command,
+            "--config",
+            "platform",
+            "--env",
+            "dev",
+            "--only",
+            "tool/tool-22",
+            "--auto-approve" if command == "apply" else "--detailed-exitcode",
+            expect=(1,),
+        )
+        assert "--only names no document of the config: Tool/tool-22 (did you mean 'tool-2'?)" in out.stderr
+    runs = world.config / ".ci-deployer" / "runs" / "dev"
+    assert len(list(runs.iterdir())) == 1  # the fixture's apply; the refused one wrote no run folder
+
+
 def test_a_one_document_change_plans_it_and_its_neighbours(world: World) -> None:
     world.write("tools/tool-1.yaml", TOOL.format(slug="tool-1", name="lookup_1", description="Looks harder"))
     world.commit("edit tool-1")

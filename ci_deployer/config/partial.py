@@ -27,6 +27,7 @@ from pathlib import Path as FsPath
 from pathlib import PurePosixPath
 
 from ci_deployer.config import loader
+from ci_deployer.config._util import did_you_mean
 from ci_deployer.config.model import ConfigRepo, Document, RenderedResource
 from ci_deployer.config.yamlsource import MAX_DOCUMENT_BYTES, ParseProblem, parse_text, read_text
 from ci_deployer.errors import ConfigError
@@ -302,6 +303,21 @@ def parse_only(values: Iterable[str]) -> list[str]:
                 )
             keys.append(f"{found}/{slug}")
     return keys
+
+
+def refuse_undefined(loader: PartialLoader, missing: list[str]) -> None:
+    """ConfigError for ``--only`` keys no document defines: a typo would otherwise plan nothing and
+    say "No changes".  A resource whose document was deleted is planned (as a delete) by a full plan
+    or by ``--changed-since``, which sees the deletion."""
+    if not missing:
+        return
+    names = set(re.findall(rf"name:\s*['\"]?([{_WORD}]+)", loader._blob))
+    shown = ", ".join(f"{key}{did_you_mean(key.partition('/')[2], names)}" for key in missing)
+    raise ConfigError(
+        f"--only names no document of the config: {shown}",
+        hint="check the slug (metadata.name); to delete a resource whose document was removed, run a full plan "
+        "or --changed-since <ref>",
+    )
 
 
 def read_file(root: FsPath, rel: str) -> str | None:
