@@ -440,6 +440,8 @@ class ActionRun:
                     f"the config has errors ({validated.summary}); nothing was planned",
                     hint="fix the findings annotated on the files (also listed in the job summary)",
                 )
+            if pr is not None and self.github is None and self._reviews_against_state():
+                return self.not_planned_without_token()
             with self.session("plan", partial=self.pr_scope()) as session:
                 plan = self.plan_for_review(session)
                 checklist = self.checklist(session, plan)
@@ -480,6 +482,32 @@ class ActionRun:
         if plan.drift and self._drift_policy() == "fail":
             result.exit_code, result.failure_reason = EXIT_DRIFT, "drift"
         return result
+
+    def _reviews_against_state(self) -> bool:
+        """Whether this env's PR plan needs its recorded state: a protected env, or one planned against
+        its last snapshot (by its ``planAgainst``, or for want of an API key in this job)."""
+        environment = compose.environment_of(self.loaded().repo, self.env)
+        return (
+            environment.protection is not None
+            or environment.plan_against == "snapshot"
+            or not compose.token_available(environment, self.settings)
+        )
+
+    def not_planned_without_token(self) -> Result:
+        """A PR job without a GitHub token (a fork's or Dependabot's, with ``github_token`` empty) cannot
+        read the env's last snapshot: say so instead of a plan that would call every resource new."""
+        message = (
+            f"{self.env}: not planned: this job has no GitHub token, so {self.env}'s last snapshot (the state "
+            "a PR plan compares with) cannot be read; the config validated"
+        )
+        self.out.warning(message)
+        self.out.append_summary(
+            f"### ⏭️ {self.env}: not planned\n\nThis job has no GitHub token, so the last snapshot of "
+            f"`{self.env}` (the newest apply artifact of the default branch) cannot be read, and a plan without "
+            "it would show every resource as new. The config validated. Pass `github_token: ${{ github.token }}` "
+            "(the default) with `actions: read` to get the plan.\n"
+        )
+        return Result(summary=f"{self.env}: not planned (no GitHub token to read its last snapshot)")
 
     def pr_scope(self) -> compose.Partial | None:
         """A PR's plan covers what the PR touched (``--changed-since`` its base commit); without the

@@ -357,6 +357,39 @@ def test_a_fork_pr_gets_validate_and_a_snapshot_plan_in_the_summary_and_writes_n
     assert "`secrets://ORDERS_API_TOKEN`: unknown" in action_run.summary
 
 
+@pytest.mark.parametrize("env", ["uat", "prod"])
+def test_a_pr_job_without_any_github_token_says_the_env_was_not_planned_and_stays_green(
+    action_run: Run, github: FakeGitHub, env: str
+) -> None:
+    environments = action_run.config / "environments.yaml"  # uat reviewed against its snapshot
+    environments.write_text(
+        ENVIRONMENTS.replace(
+            "uat: {org: acme-uat, api: {url: embedded}}",
+            "uat: {org: acme-uat, api: {url: embedded}, planAgainst: snapshot}",
+        ),
+        encoding="utf-8",
+    )
+    action_run.event("pull_request", pr_event(fork=True))
+    del action_run.environ["ORDERS_API_TOKEN"]
+    action_run.environ.update(INPUT_GITHUB_TOKEN="", INPUT_ENVIRONMENT=env)  # a fork's or Dependabot's job
+    assert run_action(action_run) == 0, action_run.stdout.getvalue()
+    assert github.writes() == []
+    assert action_run.outputs["summary"] == f"{env}: not planned (no GitHub token to read its last snapshot)"
+    assert action_run.outputs["plan_hash"] == "" and action_run.outputs["has_changes"] == "false"
+    assert f"### ⏭️ {env}: not planned" in action_run.summary and "The config validated." in action_run.summary
+    assert "to create" not in action_run.summary  # never a plan that calls every resource new
+    assert f"::warning::{env}: not planned: this job has no GitHub token" in action_run.stdout.getvalue()
+
+
+def test_without_any_github_token_an_unprotected_env_with_its_key_is_still_planned_live(
+    action_run: Run, github: FakeGitHub
+) -> None:
+    action_run.environ.update(INPUT_GITHUB_TOKEN="")  # uat plans live with its key: no state needed to review
+    assert run_action(action_run) == 0, action_run.stdout.getvalue()
+    assert action_run.outputs["summary"] == "uat: 8 to create, 0 to update, 0 to delete"
+    assert github.writes() == []
+
+
 def test_without_a_runtime_token_artifacts_stay_on_disk_with_a_notice(
     action_run: Run, github: FakeGitHub, fake_results: Any
 ) -> None:
