@@ -228,6 +228,19 @@ def test_drift_and_unmanaged_have_their_own_sections() -> None:
     assert f"assistant Scratch {XSS} (scratch-2)" in shown.text and "<img" not in shown.html
 
 
+def test_drift_without_changes_never_says_the_org_matches_the_config() -> None:
+    env, desired = example()
+    live, state = applied(env, desired)
+    live_object(live, "Assistant", "returns-agent")["model"]["temperature"] = 0.7
+    plan = plan_dict(env, desired, live, state)
+    assert plan["hasChanges"] is False and plan["summary"]["drift"] == 1
+    for text in (page(comment(plan)).text, text_of(plan)):
+        assert "matches the config" not in text
+        assert "the org has drifted from the last apply" in text
+    plan = plan_dict(env, desired, *applied(env, desired))
+    assert "The org matches the config" in page(comment(plan)).text and "matches the config" in text_of(plan)
+
+
 # -- a big org: cut at a resource boundary -------------------------------------------------------------
 
 
