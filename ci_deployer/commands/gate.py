@@ -1,10 +1,10 @@
 """`ci-deployer gate`: evaluate an environment's protection gates and print the promotion checklist.
 
 Exit 0 when the gates allow an apply now; otherwise the checklist is printed and the command fails
-with ``failure_reason=gate-refused`` (exit 1).  With ``--format json`` stdout is one JSON document:
-the report (docs in :mod:`ci_deployer.gates.model`) when allowed, the error with the checklist in
-``findings`` when refused.  ``--checklist-out FILE`` also writes ``[{id, title, status, evidence}]``
-for the GitHub edge (PR comment, job summary).
+with ``failure_reason=gate-refused`` (exit 1).  With ``--format json`` stdout is one JSON document
+of one shape (docs/formats.md "Gates"): the report, with ``ok`` and, when refused, the error fields.
+``--checklist-out FILE`` also writes ``[{id, title, status, evidence}]`` for the GitHub edge (PR
+comment, job summary).
 
 Approvals are read from GitHub when a token (``GITHUB_TOKEN``; the action's ``github_token`` input)
 and ``GITHUB_REPOSITORY`` are set (API base from ``GITHUB_API_URL``); otherwise they are pending.
@@ -17,10 +17,12 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from ci_deployer import logsafe
 from ci_deployer.commands import _common
-from ci_deployer.errors import ConfigError
+from ci_deployer.error_handler import EXIT_FAILED, EXIT_OK
+from ci_deployer.errors import ConfigError, GateRefused
 from ci_deployer.gates.model import GateReport
 from ci_deployer.settings import Settings
 
@@ -72,11 +74,19 @@ def emit(report: GateReport, fmt: str, checklist_out: Path | None) -> int:
     if checklist_out is not None:
         checklist_out.parent.mkdir(parents=True, exist_ok=True)
         checklist_out.write_text(json.dumps(report.checklist(), indent=2, ensure_ascii=False) + "\n", "utf-8")
-    # JSON: one document on stdout; a refusal's error output carries the checklist itself.
-    if fmt != "json" or report.allowed:
+    if fmt != "json":
         sys.stdout.write(render.reporter(fmt)(report))
-    enforce(report)
-    return 0
+        enforce(report)
+        return 0
+    # JSON: one document of one shape, allowed or not (docs/formats.md "Gates"); a refusal adds the
+    # error fields every command's JSON error carries, and exits 1 like any refusal.
+    data: dict[str, Any] = {**report.to_dict(), "ok": True}
+    try:
+        enforce(report)
+    except GateRefused as refused:
+        data.update(ok=False, failure_reason=refused.failure_reason, error=refused.message, hint=refused.hint)
+    sys.stdout.write(logsafe.neutralize_json(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)) + "\n")
+    return EXIT_OK if data["ok"] else EXIT_FAILED
 
 
 def gate_report(

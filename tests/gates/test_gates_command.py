@@ -189,9 +189,11 @@ def test_prod_without_github_is_refused_with_one_json_document(
         str(checklist),
     )
     assert code == 1
-    data = json.loads(out)  # one document: the error, carrying the checklist
+    data = json.loads(out)  # one document: the report's shape, with the error fields of a refusal
     assert (data["ok"], data["failure_reason"]) == (False, "gate-refused")
-    by_id = {item["id"]: item for item in data["findings"]}
+    assert (data["kind"], data["env"], data["allowed"]) == ("gate", "prod", False)
+    assert "approvals" in data["blocking"] and data["error"].startswith("gates refused the operation on prod")
+    by_id = {item["id"]: item for item in data["items"]}
     assert by_id["approvals"]["status"] == "pending"
     assert by_id["approvals"]["evidence"] == "no GitHub context: approvals are checked in CI"
     assert by_id["promotion"]["status"] == "pass"  # independent hash of the logical spec matches
@@ -200,7 +202,7 @@ def test_prod_without_github_is_refused_with_one_json_document(
     assert "secret-value" not in out
     written = json.loads(checklist.read_text(encoding="utf-8"))
     assert [set(i) for i in written] == [{"id", "title", "status", "evidence"}] * len(written)
-    assert [i["id"] for i in written] == [i["id"] for i in data["findings"]]
+    assert [i["id"] for i in written] == [i["id"] for i in data["items"]]
 
 
 def test_missing_secret_is_named(
