@@ -50,8 +50,8 @@ def test_internal_error_writes_crash_log_without_secrets(
         (["plan", "--env", "dev", "--detailed-exitcode", "--bogus"], "unrecognized arguments: --bogus"),
         (["plan", "--detailed-exitcode"], "required: --env"),
         (["plan", "--env", "dev", "--format", "yaml"], "invalid choice: 'yaml'"),
-        (["emulator", "serve", "--port", "99999"], "99999 is out of range (from 0 to 65535)"),
-        (["emulator", "serve", "--latency-ms", "-100"], "-100 is out of range (0 or more)"),
+        (["emulator", "serve", "--port", "99999"], "--port: must be between 0 and 65535 (got 99999)"),
+        (["emulator", "serve", "--latency-ms", "-100"], "--latency-ms: must be 0 or more (got -100)"),
         ([], "required: COMMAND"),
     ],
 )

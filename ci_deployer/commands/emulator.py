@@ -26,8 +26,8 @@ def _bounded(kind: Callable[[str], float], low: float, high: float | None = None
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
         if value < low or (high is not None and value > high):
-            span = f"from {low:g} to {high:g}" if high is not None else f"{low:g} or more"
-            raise argparse.ArgumentTypeError(f"{text} is out of range ({span})")
+            span = f"between {low:g} and {high:g}" if high is not None else f"{low:g} or more"
+            raise argparse.ArgumentTypeError(f"must be {span} (got {text})")
         return value
 
     return parse

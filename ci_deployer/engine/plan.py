@@ -833,9 +833,9 @@ class _Planner:
 
     # --- step 5: secret statuses, hash ---------------------------------------------------------------
 
-    def secret_report(self) -> list[dict[str, str]]:
+    def secret_report(self) -> list[dict[str, Any]]:
         """Per placeholder: unchanged / changed (sent anew) / unknown (not resolvable, or nothing
-        here to compare with)."""
+        here to compare with), and whether it resolves in this run (``resolvable``)."""
         rotated_refs = {
             ref for key, paths in self.rotated.items() for path in paths for ref in self.slots[key][path].refs
         }
@@ -852,7 +852,7 @@ class _Planner:
                 if same is None and ref in self.verified:
                     same = True
                 status = "unknown" if same is None else ("unchanged" if same else "changed")
-            out.append({"ref": ref, "status": status})
+            out.append({"ref": ref, "status": status, "resolvable": value is not None})
         return out
 
     def plan_hash(self) -> str:

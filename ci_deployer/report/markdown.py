@@ -332,7 +332,14 @@ def render_plan(
         "against_line": against_line(plan),
         "scope_line": scope_line(plan),
         "warnings": [md_text(w) for w in shown.warnings],
-        "secrets": [{"ref": code(f"secrets://{s.get('ref')}"), "status": str(s.get("status"))} for s in shown.secrets],
+        "secrets": [
+            {
+                "ref": code(f"secrets://{s.get('ref')}"),
+                "status": str(s.get("status")),
+                "resolvable": s.get("resolvable"),
+            }
+            for s in shown.secrets
+        ],
         "checklist": _checklist(checklist),
         "change_count": len(change_blocks),
         "drift_count": len(drift_blocks),

@@ -60,7 +60,7 @@ def test_full_scenario(served_repo: Path, org: Org, capsys: pytest.CaptureFixtur
     assert plan["hasChanges"] is False
     assert plan["summary"]["noop"] == 8
     assert plan["drift"] == [] and plan["unmanaged"] == []
-    assert plan["secrets"] == [{"ref": "ORDERS_API_TOKEN", "status": "unchanged"}]
+    assert plan["secrets"] == [{"ref": "ORDERS_API_TOKEN", "status": "unchanged", "resolvable": True}]
 
     # 3. a dashboard-style edit is drift (not a planned change)
     response = org.http.patch(f"/assistant/{order['id']}", json={"firstMessage": "Edited in the dashboard"})

@@ -217,7 +217,7 @@ def test_plan_hash_means_the_same_change_whatever_secrets_or_keys_the_job_holds(
         ENV, [tool], live={}, state=None, hmac_key=None, resolver=Env({}), allow_adopt=True, allow_deletes=True
     ).plan
     assert a.hash == b.hash == c.hash == d.hash == other_key.hash == no_key.hash
-    assert d.secrets == [{"ref": "TOK", "status": "unknown"}]
+    assert d.secrets == [{"ref": "TOK", "status": "unknown", "resolvable": False}]
     assert "value-one" not in a.to_json()
     edited = res("Tool", "t", {"type": "apiRequest", "name": "t", "headers": {"X": "secrets://OTHER"}})
     assert plan_of([edited], {}, None).hash != a.hash  # a different config is a different change

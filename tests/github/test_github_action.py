@@ -354,7 +354,7 @@ def test_a_fork_pr_gets_validate_and_a_snapshot_plan_in_the_summary_and_writes_n
     assert github.writes() == []
     assert "a fork PR" in action_run.stdout.getvalue()
     assert "**8 to create, 0 to update, 0 to delete**" in action_run.summary
-    assert "`secrets://ORDERS_API_TOKEN`: unknown" in action_run.summary
+    assert "`secrets://ORDERS_API_TOKEN`: unknown (not resolvable here)" in action_run.summary
 
 
 @pytest.mark.parametrize("env", ["uat", "prod"])
