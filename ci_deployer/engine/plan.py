@@ -61,6 +61,8 @@ from ci_deployer.platform.kinds import CREDENTIAL, GENERATED_TOOL_TYPES, KB_TOOL
 FORMAT_VERSION = 1
 ACTIONS = ("create", "update", "delete", "adopt", "rename", "noop")
 ROTATED = "rotated"  # the status of a secret field whose value changed outside git: sent, never hashed
+RESENT = "live-differs"  # no HMAC to tell a rotation from an edit in the org: live differs, sent again
+SENT_AGAIN = (ROTATED, RESENT)  # secret fields sent again: never in the plan hash
 WRITE_ACTIONS = frozenset({"create", "update", "delete", "adopt", "rename"})
 
 
@@ -99,7 +101,7 @@ class Change:
     @property
     def rotation_only(self) -> bool:
         """Only secrets rotated outside git are sent: a write that never enters the plan hash."""
-        return bool(self.fields) and all(f.secret == ROTATED for f in self.fields)
+        return bool(self.fields) and all(f.secret in SENT_AGAIN for f in self.fields)
 
     def to_dict(self) -> dict[str, Any]:
         extra: dict[str, Any] = {"referencedBy": self.referenced_by} if self.referenced_by is not None else {}
@@ -743,17 +745,23 @@ class _Planner:
             if slot.value is None or any(c.path[: len(path)] == path for c in planned):
                 continue
             same = self.masker.matches_recorded(slot.value, slot.recorded)
-            if same is None and live is not None:
+            current: Any = None
+            if live is not None:
                 try:
                     current = get_path(live, path)
                 except (KeyError, IndexError, TypeError):
                     current = None
-                same = isinstance(current, str) and current == slot.value
-            if same is False:
+            if same is None and live is not None:
+                if isinstance(current, str) and current == slot.value:
+                    self.verified.update(slot.refs)
+                else:  # no HMAC recorded here: a rotation and an edit in the org look the same
+                    out.append(FieldChange(path, "change", secret=RESENT))
+                    self.rotated.setdefault(key, set()).add(path)
+            elif same is False:
                 out.append(FieldChange(path, "change", secret=ROTATED))
                 self.rotated.setdefault(key, set()).add(path)
             elif same is True:
-                self.verified.update(slot.refs)
+                self.verified.update(slot.refs)  # an edit in the org is drift: the masked views differ
         return out
 
     def mark_secrets(self, key: str, fields: list[FieldChange], *, drift: bool = False) -> None:
@@ -873,7 +881,7 @@ class _Planner:
                         c.key,
                         c.id,
                         bool(c.blocked),
-                        sorted(format_path(f.path) for f in c.fields if f.secret != ROTATED),
+                        sorted(format_path(f.path) for f in c.fields if f.secret not in SENT_AGAIN),
                     ]
                     for c in self.changes
                     if c.action != "noop" and not c.rotation_only

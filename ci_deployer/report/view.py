@@ -380,7 +380,10 @@ def _field(item: Mapping[str, Any]) -> list[Part]:
     op = item.get("op", "change")
     if "secret" in item:
         status = str(item["secret"])
-        note = "rotated outside git: sent again" if status == "rotated" else status
+        note = {
+            "rotated": "rotated outside git: sent again",
+            "live-differs": "differs in the org from the value here (rotated, or edited outside): sent again",
+        }.get(status, status)
         return [Item("!", path, note=f"secret {note}")]
     old, new = item.get("old"), item.get("new")
     if op == "add":

@@ -262,6 +262,67 @@ spec:
     assert "orders-secret-value-123456" not in json.dumps(data)
 
 
+HEADER_TOOL = """\
+apiVersion: ci-deployer/v1
+kind: Tool
+metadata: {name: lookup}
+spec:
+  type: function
+  function: {name: lookup_order}
+  server: {url: https://orders.example/vapi, headers: {Authorization: "Bearer secrets://ORDERS_TOKEN"}}
+"""
+
+
+def edit_header_in_the_org(served: Served, value: str) -> None:
+    (tool,) = served.list("/tool")
+    server = {"url": "https://orders.example/vapi", "headers": {"Authorization": value}}
+    with served.api() as api:
+        assert api.patch(f"/tool/{tool['id']}", json={"server": server}).status_code == 200
+
+
+def test_a_secret_header_edited_in_the_org_is_drift_when_the_last_apply_recorded_its_hmac(
+    tmp_path: Path, served: Served, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORDERS_TOKEN", "orders-secret-value-123456")
+    monkeypatch.setenv("HMAC_KEY", "hmac-key-material-0123456789abcdef")
+    root = repo(
+        tmp_path, served.url, {"tools/lookup.yaml": HEADER_TOOL}, "    secrets: {hmacKey: secrets://HMAC_KEY}\n"
+    )
+    assert apply(capsys, root)[0] == 0
+    edit_header_in_the_org(served, "Bearer typed-in-the-dashboard")
+    for _ in range(2):  # the secret did not rotate: the org was edited, and it stays reported
+        _, data = plan(capsys, root)
+        assert data["hasChanges"] is False
+        assert data["drift"][0]["fields"] == [
+            {"path": "server.headers.Authorization", "op": "change", "secret": "changed"}
+        ]
+        assert data["secrets"] == [{"ref": "ORDERS_TOKEN", "status": "unchanged", "resolvable": True}]
+    code, out, _ = cli(capsys, "drift", "--config", str(root), "--env", "prod", "--format", "json")
+    assert [d["slug"] for d in json.loads(out)["drift"]] == ["lookup"]
+    assert "typed-in-the-dashboard" not in out and "orders-secret-value-123456" not in out
+    code, _, _ = cli(capsys, "apply", "--config", str(root), "--env", "prod", "--auto-approve", "--overwrite-drift")
+    assert code == 0
+    (tool,) = served.list("/tool")
+    assert tool["server"]["headers"]["Authorization"] == "Bearer orders-secret-value-123456"
+    _, data = plan(capsys, root)
+    assert data["drift"] == [] and data["hasChanges"] is False
+
+
+def test_without_an_hmac_key_a_differing_secret_header_is_sent_again_and_says_it_cannot_tell_why(
+    tmp_path: Path, served: Served, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORDERS_TOKEN", "orders-secret-value-123456")
+    root = repo(tmp_path, served.url, {"tools/lookup.yaml": HEADER_TOOL})
+    assert apply(capsys, root)[0] == 0
+    edit_header_in_the_org(served, "Bearer typed-in-the-dashboard")
+    _, data = plan(capsys, root)
+    (change,) = data["changes"]
+    assert change["fields"] == [{"path": "server.headers.Authorization", "op": "change", "secret": "live-differs"}]
+    _, out, _ = cli(capsys, "plan", "--config", str(root), "--env", "prod")
+    assert "differs in the org from the value here (rotated, or edited outside): sent again" in out
+    assert "rotated outside git" not in out
+
+
 def test_a_byo_phone_number_bought_outside_is_routed_to_a_squad_by_slug(
     tmp_path: Path, served: Served, capsys: pytest.CaptureFixture[str]
 ) -> None:
