@@ -719,10 +719,15 @@ class _Planner:
             send = sorted(set(send) | (set(want) if not planned and KINDS[kind].labels else set()))
         else:
             action = "update" if planned else "noop"
-        if match.how == "recovered":
+        if match.how == "recovered" and self.journaled.get(kind, {}).get(res.slug) == rid:
             self.warnings.append(
-                f"{res.key}: recovered {display_name(kind, obj) or rid} (id {rid}), created by an interrupted or "
-                "unanswered apply: it is this document's resource, not a new one"
+                f"{res.key}: recovered {display_name(kind, obj) or rid} (id {rid}), created by an interrupted "
+                "apply (its journal): it is this document's resource, not a new one"
+            )
+        elif match.how == "recovered":
+            self.warnings.append(
+                f"{res.key}: matched {display_name(kind, obj) or rid} (id {rid}) by identical content (what a "
+                "lost answer or an export leaves): it is this document's resource, not a new one"
             )
         self.changes.append(
             Change(
