@@ -3,6 +3,8 @@ checks, backup, log and snapshots) and rollback.  The commands and the GitHub ac
 
 from __future__ import annotations
 
+import difflib
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,14 +70,65 @@ def _change_lines(plan: Plan) -> set[str]:
     return out
 
 
+DIFF_LINES = 12  # of a long text's diff, shown per field in a plan-changed refusal
+
+
 def plan_difference(reviewed: Plan, fresh: Plan) -> str:
-    """A readable list of what differs between a reviewed plan and a fresh one."""
+    """A readable list of what differs between a reviewed plan and a fresh one: changes that came
+    or went, then, for a resource changing in both, each field planned differently (a long text as a
+    short unified diff of what the reviewed plan would have written against what the fresh one would)."""
     old, new = _change_lines(reviewed), _change_lines(fresh)
     parts = [f"  now also: {item}" for item in sorted(new - old)]
     parts += [f"  no longer: {item}" for item in sorted(old - new)]
+    before, after = _planned_fields(reviewed), _planned_fields(fresh)
+    for key in sorted(before.keys() & after.keys()):
+        for path in sorted(before[key].keys() | after[key].keys()):
+            was, now = before[key].get(path), after[key].get(path)
+            if was != now:
+                parts += _field_difference(key, path, was, now)
     if not parts:
-        parts = ["  the same resources change, but the field values or the live state they were planned against differ"]
+        parts = ["  the same changes, planned against a live state that differs from the one reviewed"]
     return "\n".join(parts)
+
+
+def _planned_fields(plan: Plan) -> dict[str, dict[str, dict[str, Any]]]:
+    return {
+        c.key: {str(f["path"]): f for f in (field.to_dict() for field in c.fields)}
+        for c in plan.changes
+        if c.action != "noop"
+    }
+
+
+def _field_difference(key: str, path: str, was: dict[str, Any] | None, now: dict[str, Any] | None) -> list[str]:
+    """Lines saying how one field's planned change differs (values as the plan shows them: secrets
+    as their status, never a value)."""
+    a, b = _planned_value(was), _planned_value(now)
+    if isinstance(a, str) and isinstance(b, str) and ("\n" in a or "\n" in b):
+        diff = list(difflib.unified_diff(a.splitlines(), b.splitlines(), "reviewed", "now", lineterm="", n=1))
+        shown = diff[2 : 2 + DIFF_LINES] + (
+            [f"… {len(diff) - 2 - DIFF_LINES} more lines"] if len(diff) > DIFF_LINES + 2 else []
+        )
+        return [f"  {key} {path}: the reviewed plan would write other text:"] + [f"      {line}" for line in shown]
+    return [f"  {key} {path}: reviewed {_shown(a)}, now {_shown(b)}"]
+
+
+def _planned_value(field: dict[str, Any] | None) -> Any:
+    if field is None:
+        return _NOT_PLANNED
+    if "secret" in field:
+        return f"secret {field['secret']}"
+    return field.get("new") if field.get("op") != "remove" else _REMOVED
+
+
+_NOT_PLANNED = "(no change)"
+_REMOVED = "(removed)"
+
+
+def _shown(value: Any) -> str:
+    if value in (_NOT_PLANNED, _REMOVED) or (isinstance(value, str) and value.startswith("secret ")):
+        return str(value)
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= 80 else text[:77] + "…"
 
 
 def apply(session: Session, options: ApplyOptions, *, desired: list[DesiredResource] | None = None) -> ApplyResult:

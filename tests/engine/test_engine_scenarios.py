@@ -164,6 +164,30 @@ def test_stale_plan_is_refused(served_repo: Path, org: Org, capsys: pytest.Captu
     assert all(r.method == "GET" for r in org.emulator.request_log[before:])  # nothing written
 
 
+def test_a_stale_plan_refusal_shows_how_each_field_was_planned_differently(
+    served_repo: Path, org: Org, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert run_cli(capsys, "apply", "--config", str(served_repo), "--env", "dev", "--auto-approve")[0] == 0
+    prompt = served_repo / "prompts" / "order-agent.md"
+    agent = served_repo / "assistants" / "order-agent.yaml"
+    original = prompt.read_text(encoding="utf-8")
+    prompt.write_text(original + "- Offer a callback when the line is bad.\n", encoding="utf-8")
+    agent.write_text(agent.read_text(encoding="utf-8").replace("temperature: 0.3", "temperature: 0.4"), "utf-8")
+    reviewed = tmp_path / "plan.json"
+    assert run_cli(capsys, "plan", "--config", str(served_repo), "--env", "dev", "--out", str(reviewed))[0] == 0
+    prompt.write_text(original + "- Offer a voucher when a delivery is late.\n", encoding="utf-8")  # pushed later
+    agent.write_text(agent.read_text(encoding="utf-8").replace("temperature: 0.4", "temperature: 0.5"), "utf-8")
+    before = len(org.emulator.request_log)
+    code, _, err = run_cli(
+        capsys, "apply", "--config", str(served_repo), "--env", "dev", "--auto-approve", "--plan", str(reviewed)
+    )
+    assert code == 1 and "plan for dev changed since it was reviewed" in err
+    assert "Assistant/order-agent model.temperature: reviewed 0.4, now 0.5" in err
+    assert "the reviewed plan would write other text:" in err
+    assert "-- Offer a callback when the line is bad." in err and "+- Offer a voucher when a delivery is late." in err
+    assert all(r.method == "GET" for r in org.emulator.request_log[before:])  # nothing written
+
+
 def test_apply_with_the_reviewed_plan(
     served_repo: Path, org: Org, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
