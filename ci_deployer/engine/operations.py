@@ -284,8 +284,15 @@ def _check(session: Session, ctx: PlanContext, options: ApplyOptions, compared: 
     writing = {c.key for c in plan.writes() if c.action != "delete"}
     missing = ctx.unresolvable(writing)
     if missing:
+        where = {
+            ref: f"{res.file}:{res.line}" if res.line else str(res.file)
+            for res in reversed(list(ctx.desired.values()))
+            if res.key in writing and res.file
+            for ref in {s.ref for s in res.secrets}
+        }
+        named = ", ".join(f"secrets://{m}" + (f" ({where[m]})" if m in where else "") for m in missing)
         raise ConfigError(
-            f"secret(s) {', '.join('secrets://' + m for m in missing)} cannot be resolved here; nothing was applied",
+            f"secret(s) {named} cannot be resolved here; nothing was applied",
             hint="set the environment variable(s) (in GitHub Actions: `env: NAME: ${{ secrets.NAME }}`)",
         )
     blocked = [c for c in plan.changes if c.action == "delete" and c.blocked]

@@ -54,7 +54,7 @@ from ci_deployer.engine.identity import KindIdentity, Match, match_kind
 from ci_deployer.engine.model import DesiredResource, IgnoreRules, display_name
 from ci_deployer.engine.scope import Scope
 from ci_deployer.engine.snapshot import Snapshot, SnapshotRecord
-from ci_deployer.errors import StateError
+from ci_deployer.errors import ConfigError, StateError
 from ci_deployer.paths import Path, format_path, get_path, parse_pattern
 from ci_deployer.platform.kinds import CREDENTIAL, GENERATED_TOOL_TYPES, KB_TOOL, KINDS
 
@@ -573,7 +573,12 @@ class _Planner:
         recorded at the last apply.  Only HMACs leave this object (with a key)."""
         for res in self.desired:
             for sref in res.secrets:
-                value = self.value_of(sref.ref)
+                try:
+                    value = self.value_of(sref.ref)
+                except ConfigError as error:  # refused by the resolver: say which document holds it
+                    if not res.file or error.path:
+                        raise
+                    raise ConfigError(error.message, path=res.file, line=res.line, hint=error.hint) from None
                 digest = self.masker.hmac(value) if value is not None else None
                 if digest is not None:
                     self.secret_hmacs[sref.ref] = digest

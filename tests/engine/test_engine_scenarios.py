@@ -188,6 +188,31 @@ def test_a_stale_plan_refusal_shows_how_each_field_was_planned_differently(
     assert all(r.method == "GET" for r in org.emulator.request_log[before:])  # nothing written
 
 
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        (None, "secret(s) secrets://ORDERS_API_TOKEN (tools/lookup-order.yaml:8) cannot be resolved here"),
+        ("short", "tools/lookup-order.yaml:8: secret secrets://ORDERS_API_TOKEN is shorter than 8 characters"),
+    ],
+)
+def test_a_secret_apply_cannot_use_is_named_with_its_document(
+    served_repo: Path,
+    org: Org,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    value: str | None,
+    says: str,
+) -> None:
+    if value is None:
+        monkeypatch.delenv("ORDERS_API_TOKEN", raising=False)
+    else:
+        monkeypatch.setenv("ORDERS_API_TOKEN", value)
+    before = len(org.emulator.request_log)
+    code, _, err = run_cli(capsys, "apply", "--config", str(served_repo), "--env", "dev", "--auto-approve")
+    assert code == 1 and says in err, err
+    assert all(r.method == "GET" for r in org.emulator.request_log[before:])
+
+
 def test_apply_with_the_reviewed_plan(
     served_repo: Path, org: Org, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
