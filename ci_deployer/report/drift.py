@@ -48,7 +48,8 @@ def render(result: DriftReport, fmt: str) -> str:
     for item in plan.drift:
         key = f"{item.kind}/{item.slug}"
         what = "was deleted outside ci-deployer" if item.missing else "changed outside ci-deployer"
-        commands.append(f"::warning title={escape_property('drift ' + key)}::{escape_data(f'{key} {what}')}")
+        level = "error" if result.failing else "warning"  # drift: fail makes drift an error, as its exit 3 says
+        commands.append(f"::{level} title={escape_property('drift ' + key)}::{escape_data(f'{key} {what}')}")
         lines.append(f"! {key} {what}")
         lines += field_lines(item.fields)  # signs in column 0, as in `plan` (each field: applied → live)
     for obj in plan.unmanaged:

@@ -195,6 +195,23 @@ def test_drift_survives_an_apply_of_another_field_and_overwrite_drift_repairs_it
     assert data["drift"] == [] and data["hasChanges"] is False
 
 
+@pytest.mark.parametrize("case", [("warn", 0, "warning"), ("fail", 3, "error")])
+def test_drift_annotations_follow_the_policy(
+    tmp_path: Path, served: Served, capsys: pytest.CaptureFixture[str], case: tuple[str, int, str]
+) -> None:
+    policy, code, level = case
+    agent = "apiVersion: ci-deployer/v1\nkind: Assistant\nmetadata: {name: a}\nspec: {name: Agent, firstMessage: Hi}\n"
+    root = repo(tmp_path, served.url, {"assistants/a.yaml": agent}, f"    drift: {policy}\n")
+    assert apply(capsys, root)[0] == 0
+    (live,) = served.list("/assistant")
+    with served.api() as api:
+        assert api.patch(f"/assistant/{live['id']}", json={"firstMessage": "::error::x"}).status_code == 200
+    got, out, _ = cli(capsys, "drift", "--config", str(root), "--env", "prod", "--format", "github")
+    assert got == code
+    assert out.splitlines()[0] == f"::{level} title=drift Assistant/a::Assistant/a changed outside ci-deployer"
+    assert not any(line.startswith("::error::x") for line in out.splitlines())  # live text stays data
+
+
 def test_the_key_of_another_org_is_refused_before_anything_is_written(
     tmp_path: Path, served: Served, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

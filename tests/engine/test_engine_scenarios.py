@@ -189,7 +189,7 @@ def test_a_stale_plan_refusal_shows_how_each_field_was_planned_differently(
 
 
 @pytest.mark.parametrize(
-    ("value", "says"),
+    "case",
     [
         (None, "secret(s) secrets://ORDERS_API_TOKEN (tools/lookup-order.yaml:8) cannot be resolved here"),
         ("short", "tools/lookup-order.yaml:8: secret secrets://ORDERS_API_TOKEN is shorter than 8 characters"),
@@ -200,9 +200,9 @@ def test_a_secret_apply_cannot_use_is_named_with_its_document(
     org: Org,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-    value: str | None,
-    says: str,
+    case: tuple[str | None, str],
 ) -> None:
+    value, says = case
     if value is None:
         monkeypatch.delenv("ORDERS_API_TOKEN", raising=False)
     else:
