@@ -731,8 +731,8 @@ class _Planner:
             )
         elif match.how == "recovered":
             self.warnings.append(
-                f"{res.key}: matched {display_name(kind, obj) or rid} (id {rid}) by identical content (what a "
-                "lost answer or an export leaves): it is this document's resource, not a new one"
+                f"{res.key}: matched {display_name(kind, obj) or rid} (id {rid}) by identical content (left by an "
+                "interrupted apply or a lost answer, or made by hand): it is this document's resource, not a new one"
             )
         self.changes.append(
             Change(

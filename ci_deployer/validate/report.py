@@ -91,6 +91,8 @@ def format_json(findings: list[Finding], *, documents: int = 0, environments: in
         "environments": environments,
         "findings": [f.to_dict() for f in ordered],
     }
+    if errors:
+        payload["failure_reason"] = "invalid-config"  # as every command's failure (exit 1) says
     return logsafe.neutralize_json(redact.redact(json.dumps(payload, indent=2, sort_keys=True) + "\n"))
 
 

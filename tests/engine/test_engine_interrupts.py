@@ -187,7 +187,7 @@ def test_with_no_journal_and_no_state_a_protected_env_recovers_by_identical_payl
     planned = cli(root, "plan", "--format", "json")
     out, _ = planned.communicate(timeout=60)
     plan = json.loads(out)
-    recovered = [w for w in plan["warnings"] if ": recovered " in w]
+    recovered = [w for w in plan["warnings"] if ": matched " in w and "by identical content" in w]
     assert len(recovered) == before["Tool"]  # every tool the killed apply made, found by its payload
     assert plan["summary"]["create"] == TOOLS + 1 + ASSISTANTS + SQUADS - sum(
         before[kind] for kind in ("Tool", "Assistant", "Squad")

@@ -47,8 +47,10 @@ def test_json_report_shape() -> None:
     data = json.loads(report.format_json(FINDINGS, documents=4, environments=2))
     assert data["formatVersion"] == 1
     assert data["kind"] == "validation"
-    assert data["ok"] is False
+    assert data["ok"] is False and data["failure_reason"] == "invalid-config"
     assert (data["errors"], data["warnings"], data["documents"], data["environments"]) == (2, 1, 4, 2)
+    warnings_only = json.loads(report.format_json([f for f in FINDINGS if f.level == "warning"]))
+    assert warnings_only["ok"] is True and "failure_reason" not in warnings_only
     assert data["findings"][1] == {
         "path": "assistants/a.yaml",
         "line": 12,
