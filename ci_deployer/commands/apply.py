@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_deployer import redact
+from ci_deployer import logsafe, redact
 from ci_deployer.commands import _common
 from ci_deployer.engine.apply import ApplyResult
 from ci_deployer.engine.plan import Plan
@@ -127,6 +127,13 @@ def confirm_or_refuse(args: argparse.Namespace, plan: Plan | None, full_text: Ca
         return
 
 
+def print_warnings(plan: Plan) -> None:
+    """The fresh plan's warnings (recovered resources, never-deleted kinds, …), on stderr before any
+    write: stdout stays one JSON document with ``--format json``."""
+    for warning in plan.warnings:
+        sys.stderr.write(f"warning: {logsafe.neutralize(redact.redact(warning))}\n")
+
+
 def print_result(result: ApplyResult, fmt: str, out_dir: Path, canary: CanaryOutcome | None = None) -> None:
     if fmt == "json":
         data = result.to_dict()
@@ -230,6 +237,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 pre_write_check=check,
                 progress=for_terminal(ci=settings.ci),
                 cancel=cancel,
+                on_plan=print_warnings,
             )
             result = apply(session, options)
             canary = run_canary(session, settings, out_dir, cancel)
