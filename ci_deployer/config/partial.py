@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import bisect
 import os
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -33,7 +32,8 @@ from ci_deployer.errors import ConfigError
 from ci_deployer.findings import Finding
 from ci_deployer.platform.kinds import DOCUMENT_KINDS, POLICY
 
-_WORD = "A-Za-z0-9_.-"  # characters a slug or file name continues with: a match must not touch them
+# characters a slug or file name continues with: a match must not touch them
+_WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 
 
 @dataclass(frozen=True)
@@ -76,11 +76,10 @@ class PartialLoader:
                 self.texts[rel] = ""  # a FIFO, a broken link: parsed on demand, which reports it
                 continue
             try:
-                with open(os.path.join(root, rel), "rb") as handle:  # noqa: PTH118, PTH123 - 10,000 files: no Path objects
-                    self.texts[rel] = handle.read().decode("utf-8", "replace")
+                self.texts[rel] = _read(os.path.join(root, rel)).decode("utf-8", "replace")  # noqa: PTH118
             except OSError:
                 self.texts[rel] = ""  # parsed on demand, which reports it
-        # One text to search: a match is mapped back to its file by offset (one regex pass in all).
+        # One text to search: a match is mapped back to its file by offset.
         self._names = list(self.texts)
         self._starts: list[int] = []
         pieces, at = [], 0
@@ -105,19 +104,23 @@ class PartialLoader:
         return self._docs[rel]
 
     def mentioning(self, words: Iterable[str]) -> list[str]:
-        """The files whose text names one of ``words`` as a whole word."""
-        alternatives = sorted({re.escape(w) for w in words if w}, key=len, reverse=True)
-        if not alternatives:
-            return []
-        pattern = re.compile(rf"(?<![{_WORD}])(?:{'|'.join(alternatives)})(?![{_WORD}])")
-        found: list[str] = []
-        match = pattern.search(self._blob)
-        while match is not None:
-            index = bisect.bisect_right(self._starts, match.start()) - 1
-            found.append(self._names[index])
-            after = self._starts[index + 1] if index + 1 < len(self._starts) else len(self._blob)
-            match = pattern.search(self._blob, after)  # the next file
-        return found
+        """The files whose text names one of ``words`` as a whole word (in the loader's order)."""
+        blob, starts = self._blob, self._starts
+        hits: set[int] = set()
+        for word in {w for w in words if w}:
+            # str.find per word, not one regex of alternatives: a lookbehind before an alternation
+            # makes the regex engine try every position of the blob (megabytes at 10,000 files).
+            at = blob.find(word)
+            while at >= 0:
+                end = at + len(word)
+                if (at == 0 or blob[at - 1] not in _WORD) and (end == len(blob) or blob[end] not in _WORD):
+                    index = bisect.bisect_right(starts, at) - 1
+                    hits.add(index)
+                    # the next file: this one is found
+                    at = blob.find(word, starts[index + 1]) if index + 1 < len(starts) else -1
+                else:
+                    at = blob.find(word, at + 1)
+        return [self._names[index] for index in sorted(hits)]
 
     def naming(self, words: Iterable[str]) -> dict[str, Document]:
         """Documents whose text names one of ``words``, directly or through a policy or an included
@@ -155,6 +158,18 @@ class PartialLoader:
                     chosen.setdefault(rel, doc)
         ordered = [chosen[rel] for rel in sorted(chosen)]  # the loader's order: sorted paths
         return ConfigRepo(self.root, self.environments, ordered, self.defaults)
+
+
+def _read(path: str) -> bytes:
+    """The whole file, with ``os.read`` (10,000 files: no file objects, half the time of ``open``)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _candidates(root: str) -> list[tuple[str, bool]]:
