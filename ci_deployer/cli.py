@@ -5,6 +5,7 @@ also documents the exit codes)."""
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import json
 import os
@@ -91,5 +92,14 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     )
 
 
+def tune_gc() -> None:
+    """Collect cycles after 50,000 allocations instead of 700: a command builds big acyclic trees
+    (YAML documents, listings, snapshots), and at the default threshold the collector walks them
+    again and again — a quarter of a partial plan's time over 10,000 resources.  For processes
+    that run one command (the console scripts); cycles are still collected."""
+    gc.set_threshold(50_000, 20, 20)
+
+
 def entrypoint() -> None:
+    tune_gc()
     raise SystemExit(main())

@@ -31,7 +31,6 @@ from ci_deployer.engine.canonical import (
     LABELS_KEY,
     content_hash,
     drop_mirrored,
-    ids_to_refs,
     ref_token,
     refs_to_ids,
     sort_keys,
@@ -538,13 +537,9 @@ class Applier:
             if key in ok and key in self.responses:
                 response = self.responses[key]
                 org_id = org_id or response.get("orgId")
-                payload = strip_server_fields(res.kind, response)
-                payload = ids_to_refs(payload, tokens)
-                payload = drop_mirrored(res.kind, payload, want)
-                payload = ctx.masker.mask_live(payload, ctx.slots(key), want)
-                record = SnapshotRecord(
-                    res.kind, res.slug, str(rid), sort_keys(payload), want, secret_refs, content_hash(want)
-                )
+                payload = drop_mirrored(res.kind, strip_server_fields(res.kind, response), want)
+                payload = ctx.masker.canonical_live(payload, ctx.slots(key), want, tokens)
+                record = SnapshotRecord(res.kind, res.slug, str(rid), payload, want, secret_refs, content_hash(want))
                 records.append(record)
             elif key not in touched and rid is not None:
                 if key in ctx.converged and key in ctx.live_canonical:  # live caught up with the config
@@ -617,8 +612,9 @@ def backup_snapshot(ctx: PlanContext, *, sha: str | None, run: str | None) -> Sn
                 slots = ctx.slots(key)
                 desired = {}
                 secret_refs = {}
-            payload = ids_to_refs(strip_server_fields(kind, obj), tokens)
-            payload = sort_keys(ctx.masker.mask_live(payload, slots, ctx.desired_canonical.get(key)))
+            payload = ctx.masker.canonical_live(
+                strip_server_fields(kind, obj), slots, ctx.desired_canonical.get(key), tokens
+            )
             desired = desired or payload
             records.append(
                 SnapshotRecord(kind, slug, str(obj["id"]), payload, desired, secret_refs, content_hash(desired))
@@ -626,10 +622,8 @@ def backup_snapshot(ctx: PlanContext, *, sha: str | None, run: str | None) -> Sn
     unmanaged = []
     for kind, ident in ctx.identity.items():
         for obj in ident.unmanaged:
-            payload = ids_to_refs(strip_server_fields(kind, obj), tokens)
-            unmanaged.append(
-                {"kind": kind, "id": str(obj["id"]), "payload": sort_keys(ctx.masker.mask_live(payload, {}))}
-            )
+            payload = ctx.masker.canonical_live(strip_server_fields(kind, obj), {}, None, tokens)
+            unmanaged.append({"kind": kind, "id": str(obj["id"]), "payload": payload})
     org_id = ctx.plan.org_id or _org_id(ctx)
     return Snapshot(
         env=ctx.environment.name,

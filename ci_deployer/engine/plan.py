@@ -45,7 +45,6 @@ from ci_deployer.engine.canonical import (
     ref_token,
     refs_to_ids,
     restrict_to,
-    sort_keys,
     strip_server_fields,
     view_hash,
 )
@@ -591,7 +590,7 @@ class _Planner:
                 slots[path] = SecretSlot(template, refs, value, None)
             if slots:
                 self.slots[res.key] = slots
-            self.desired_canonical[res.key] = sort_keys(self.masker.mask_desired(res.spec))
+            self.desired_canonical[res.key] = self.masker.mask_desired(res.spec)
 
     def with_recorded(self, key: str, rec: SnapshotRecord | None) -> dict[Path, SecretSlot]:
         """The resource's slots with the HMACs its last apply recorded (used to tell "sent by us")."""
@@ -644,9 +643,8 @@ class _Planner:
     def canon(self, kind: str, obj: dict[str, Any], key: str | None, slots: Mapping[Path, SecretSlot]) -> Any:
         """A live object in canonical form: server fields stripped, ids → tokens, secrets masked."""
         want = self.desired_canonical.get(key) if key else None
-        payload = ids_to_refs(strip_server_fields(kind, obj), self.tokens)
-        payload = drop_mirrored(kind, payload, want)
-        return sort_keys(self.masker.mask_live(payload, slots, want))
+        payload = drop_mirrored(kind, strip_server_fields(kind, obj), want)  # before ids_to_refs: same paths
+        return self.masker.canonical_live(payload, slots, want, self.tokens)
 
     def same_payload(self, res: DesiredResource, obj: dict[str, Any]) -> bool:
         mine = self.desired_canonical[res.key]
