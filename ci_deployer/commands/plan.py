@@ -7,11 +7,11 @@ Exit codes: 0 no changes (or changes without ``--detailed-exitcode``); 2 changes
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ci_deployer import jsontext
 from ci_deployer.commands import _common
 from ci_deployer.engine.plan import Plan
 from ci_deployer.engine.session import Session
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             data = plan.to_dict()
             if code == EXIT_DRIFT:
                 data["failure_reason"] = "drift"
-            sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+            sys.stdout.write(jsontext.dumps(data, ensure_ascii=False) + "\n")
         elif args.format == "github":
             sys.stdout.write(report.render_github(plan, prefix=config_prefix(root, settings.workspace)))
         else:

@@ -21,12 +21,11 @@ changes and drift → deletes → unmanaged → secret statuses → hash.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ci_deployer import redact
+from ci_deployer import jsontext, redact
 from ci_deployer.config.model import Environment
 from ci_deployer.config.secrets import SECRET_TOKEN, SecretResolver
 from ci_deployer.engine.canonical import (
@@ -208,7 +207,7 @@ class Plan:
 
     def to_json(self) -> str:
         """The plan JSON, with every registered secret value masked (values never reach it anyway)."""
-        return redact.redact(json.dumps(self.to_dict(), indent=2, ensure_ascii=False)) + "\n"
+        return redact.redact(jsontext.dumps(self.to_dict(), ensure_ascii=False)) + "\n"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Plan:
