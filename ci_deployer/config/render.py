@@ -19,6 +19,7 @@ A document that failed any step is left out; its findings say why.
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 from ci_deployer.config._util import Verbatim, deep_merge, did_you_mean, finding, unwrap
@@ -112,6 +113,10 @@ def render_env(repo: ConfigRepo, env: str) -> tuple[list[RenderedResource], list
                 failed = True
             else:
                 parts.append(prepared_policies[name])
+        resource = None if doc.policies or doc.documents is not None else plain_resource(doc)
+        if resource is not None:
+            out.append(resource)
+            continue
         spec, problems = _prepare(doc, includes, engine, context)
         findings.extend(problems)
         if failed or has_errors(problems):
@@ -124,6 +129,42 @@ def render_env(repo: ConfigRepo, env: str) -> tuple[list[RenderedResource], list
             if not has_errors(problems):
                 out.append(resource)
     return out, findings
+
+
+# What JSON text shows wherever a step below has work: a template (``${``, in a value or a key), an
+# include, a literal, a ``{document: …}`` or a ``{ref: …}`` map (a map's first key follows its
+# ``{``), a secret placeholder, a file's ref token.  Escaped quotes keep string contents out.
+_WORK_MARKERS = (
+    "${",
+    '{"file": ',
+    '{"json": ',
+    '{"$literal": ',
+    '{"document": ',
+    '{"ref": ',
+    "secrets://",
+    "ref:File/",
+)
+
+
+def plain_resource(doc: Document) -> RenderedResource | None:
+    """The rendered resource of a document that none of the steps would change (no policy, no
+    ``documents:`` block and nothing :data:`_WORK_MARKERS` finds): its spec copied through JSON,
+    the references at its id fields.  ``None``: the document needs the steps (most documents do
+    not: a tool, a squad).  The same result as the steps, for a fraction of their walks."""
+    if doc.policies or doc.documents is not None:
+        return None
+    try:
+        text = json.dumps(doc.spec, ensure_ascii=False)
+    except (TypeError, ValueError):  # not plain data (a hand-built document): the steps decide
+        return None
+    if any(marker in text for marker in _WORK_MARKERS):
+        return None
+    spec = json.loads(text)
+    if not isinstance(spec, dict):
+        return None
+    return RenderedResource(
+        kind=doc.kind, slug=doc.slug, spec=spec, document=doc, refs=table_refs(doc.kind, spec, set())
+    )
 
 
 def document_reader(repo: ConfigRepo) -> DocumentReader:

@@ -16,6 +16,7 @@ contains the value: only a masked preview such as ``sk-…(51 chars)``.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import stat
@@ -90,10 +91,18 @@ MAX_SCAN_BYTES = 2 * 1024 * 1024  # bigger files are refused by the loader; don'
 TEXT_SUFFIXES = frozenset({".yaml", ".yml", ".json", ".md", ".txt", ".j2", ".jinja", ".liquid", ".prompt", ".env"})
 
 
+# A literal every shape's pattern holds: a string holding none of them matches no shape (most strings).
+_SHAPE_LITERALS = ("-----BEGIN", "k_live_", "sk-", "github_pat_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xox")
+_SHAPE_LITERALS += ("AKIA", "ASIA", "AIza", "eyJ")
+
+
 def is_secret_key(key: object) -> bool:
     """True for keys whose values are credentials (``apiKey``, ``x-api-key``, ``Authorization``…)."""
-    if not isinstance(key, str):
-        return False
+    return isinstance(key, str) and _secret_key(key)
+
+
+@functools.lru_cache(maxsize=4096)  # a config repeats a few hundred keys thousands of times
+def _secret_key(key: str) -> bool:
     norm = re.sub(r"[-_ .]", "", key.lower())
     return norm.endswith(SECRET_KEY_SUFFIXES)
 
@@ -105,7 +114,7 @@ def masked(value: str, prefix: str = "") -> str:
 
 def find_token(text: str) -> tuple[TokenShape, re.Match[str]] | None:
     """The first known token shape in ``text`` (placeholders excluded), or None."""
-    if len(text) < 16:
+    if len(text) < 16 or not any(literal in text for literal in _SHAPE_LITERALS):
         return None
     for shape in TOKEN_SHAPES:
         match = shape.pattern.search(text)
@@ -178,12 +187,14 @@ def _walk(node: Any, path: DataPath) -> Iterator[tuple[DataPath, Any]]:
 
 def scan_document(doc: Document) -> list[Finding]:
     """Secrets in one document's raw data (spec and free-text metadata)."""
-    findings = []
+    findings: list[Finding] = []
     roots: list[tuple[DataPath, Any]] = [
         (("spec",), doc.spec),
         (("metadata", "description"), doc.metadata.description),
         (("metadata", "labels"), doc.metadata.labels),
     ]
+    if not any(_suspect(data, prefix[-1]) for prefix, data in roots):
+        return findings  # the common case, told without building a path per value
     for prefix, data in roots:
         for path, value in _walk(data, prefix):
             if not isinstance(value, str):
@@ -198,6 +209,15 @@ def scan_document(doc: Document) -> list[Finding]:
             if found is not None:
                 findings.append(found)
     return findings
+
+
+def _suspect(node: Any, key: str) -> bool:
+    """Whether a string in ``node`` (under ``key``, its nearest map key) is a finding of check_value."""
+    if isinstance(node, dict):
+        return any(_suspect(value, str(k)) for k, value in node.items())
+    if isinstance(node, list):
+        return any(_suspect(value, key) for value in node)
+    return isinstance(node, str) and check_value("", None, None, key=key, where="", value=node) is not None
 
 
 def _walk_nodes(node: yaml.Node, path: DataPath, key: object) -> Iterator[tuple[DataPath, object, yaml.ScalarNode]]:
