@@ -71,8 +71,8 @@ class PartialLoader:
             )
         self.environments, self.defaults = loader.load_environments(env_path, self.findings)
         self.texts: dict[str, str] = {}
-        for rel, regular in _candidates(str(root)):
-            if not regular:
+        for rel, entry in loader.candidate_entries(str(root)):
+            if not entry.is_file():
                 self.texts[rel] = ""  # a FIFO, a broken link: parsed on demand, which reports it
                 continue
             try:
@@ -170,30 +170,6 @@ def _read(path: str) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
-
-
-def _candidates(root: str) -> list[tuple[str, bool]]:
-    """:func:`loader.candidate_files` as relative paths (and whether each is a regular file), with
-    ``os.scandir``: the same files as ``os.walk`` lists, no folder link followed."""
-    out: list[tuple[str, bool]] = []
-
-    def walk(folder: str, rel: str) -> None:
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError:
-            return
-        files = [e for e in entries if not e.name.startswith(".") and not e.is_dir()]
-        for entry in files:
-            name = entry.name
-            if not name.lower().endswith(loader.SUFFIXES) or (not rel and name == loader.ENVIRONMENTS_FILE):
-                continue
-            out.append((rel + name, entry.is_file()))
-        for entry in entries:
-            if not entry.name.startswith(".") and entry.is_dir(follow_symlinks=False):
-                walk(entry.path, f"{rel}{entry.name}/")
-
-    walk(root, "")
-    return out
 
 
 def render(partial: PartialLoader, docs: Iterable[Document], env: str) -> tuple[ConfigRepo, list[RenderedResource]]:

@@ -175,7 +175,11 @@ def read_text(path: FsPath, limit: int) -> str:
         )
     try:
         with path.open("rb") as handle:
-            raw = handle.read(limit + 1)
+            # As much as stat said (a read of limit + 1 bytes would allocate that much for every
+            # file); on, up to limit + 1, only when the file grew since.
+            raw = handle.read(info.st_size + 1)
+            if len(raw) == info.st_size + 1:
+                raw += handle.read(limit + 1 - len(raw))
     except OSError as exc:
         raise ParseProblem(
             "E-FILE-READ", f"cannot read the file: {exc.strerror or exc}", "check the file's permissions"

@@ -92,8 +92,8 @@ TEXT_SUFFIXES = frozenset({".yaml", ".yml", ".json", ".md", ".txt", ".j2", ".jin
 
 
 # A literal every shape's pattern holds: a string holding none of them matches no shape (most strings).
-_SHAPE_LITERALS = ("-----BEGIN", "k_live_", "sk-", "github_pat_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xox")
-_SHAPE_LITERALS += ("AKIA", "ASIA", "AIza", "eyJ")
+_SHAPE_LITERALS: tuple[str, ...] = ("-----BEGIN", "k_live_", "sk-", "github_pat_", "ghp_", "gho_", "ghu_", "ghs_")
+_SHAPE_LITERALS += ("ghr_", "xox", "AKIA", "ASIA", "AIza", "eyJ")
 
 
 def is_secret_key(key: object) -> bool:
@@ -193,7 +193,7 @@ def scan_document(doc: Document) -> list[Finding]:
         (("metadata", "description"), doc.metadata.description),
         (("metadata", "labels"), doc.metadata.labels),
     ]
-    if not any(_suspect(data, prefix[-1]) for prefix, data in roots):
+    if not any(_suspect(data, str(prefix[-1])) for prefix, data in roots):
         return findings  # the common case, told without building a path per value
     for prefix, data in roots:
         for path, value in _walk(data, prefix):
@@ -287,7 +287,9 @@ def _read_text(path: Path) -> str | None:
         if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_SCAN_BYTES:
             return None
         with path.open("rb") as handle:
-            data = handle.read(MAX_SCAN_BYTES + 1)  # it may have grown since stat
+            data = handle.read(info.st_size + 1)  # not MAX_SCAN_BYTES + 1: that much is allocated per file
+            if len(data) == info.st_size + 1:  # it grew since stat
+                data += handle.read(MAX_SCAN_BYTES + 1 - len(data))
     except OSError:
         return None
     if len(data) > MAX_SCAN_BYTES:
