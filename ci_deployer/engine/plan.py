@@ -21,6 +21,7 @@ changes and drift → deletes → unmanaged → secret statuses → hash.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -33,6 +34,7 @@ from ci_deployer.engine.canonical import (
     SECRET_MARK,
     SecretMasker,
     SecretSlot,
+    canonical_json,
     content_hash,
     drop_mirrored,
     hash_view_of,
@@ -855,14 +857,34 @@ class _Planner:
     def plan_hash(self) -> str:
         """The hash of "the same change": see the module docstring."""
         scoped = {"scope": sorted(self.scope.keys)} if self.scope is not None else {}
+        desired = {key: want for key, want in self.desired_canonical.items() if self.in_scope(key)}
+        hashed = {
+            **scoped,  # a partial plan's hash covers its scope (a full plan's has no such key)
+            "env": self.env,
+            "org": self.environment.org,
+            "desired": desired,
+            "live": sorted(self.live_hashes),
+            "changes": [
+                [
+                    c.action,
+                    c.key,
+                    c.id,
+                    bool(c.blocked),
+                    sorted(format_path(f.path) for f in c.fields if f.secret != ROTATED),
+                ]
+                for c in self.changes
+                if c.action != "noop" and not c.rotation_only
+            ],
+        }
+        text = canonical_json(hashed)
+        if SECRET_MARK not in text and REDACTED not in text:  # no marker anywhere: hash_view changes nothing
+            return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
         return content_hash(
             {
-                **scoped,  # a partial plan's hash covers its scope (a full plan's has no such key)
+                **scoped,
                 "env": self.env,
                 "org": self.environment.org,
-                "desired": {
-                    key: hash_view_of(want) for key, want in self.desired_canonical.items() if self.in_scope(key)
-                },
+                "desired": {key: hash_view_of(want) for key, want in desired.items()},
                 "live": sorted(self.live_hashes),
                 "changes": [
                     [
