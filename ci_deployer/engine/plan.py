@@ -736,7 +736,9 @@ class _Planner:
     ) -> list[FieldChange]:
         """Secret fields whose value here differs from the one last sent (rotated outside git): they
         are sent again, reported, and kept out of the plan hash."""
-        out = []
+        out: list[FieldChange] = []
+        if not slots:
+            return out
         live = ids_to_refs(obj, self.tokens) if against == "live" else None
         for path, slot in slots.items():
             if slot.value is None or any(c.path[: len(path)] == path for c in planned):

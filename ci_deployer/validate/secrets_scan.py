@@ -269,15 +269,43 @@ def scan_text(file: str, text: str) -> list[Finding]:
     return findings
 
 
-def _text_files(root: Path) -> Iterator[Path]:
+def _text_files(root: Path) -> list[tuple[str, str]]:
+    """``(relative path, path)`` of every text file under ``root``, folder by folder (its files by
+    name, then its subfolders by name), with ``os.scandir``: no ``lstat`` or path object per file."""
     # Hidden folders (.git, .ci-deployer state) are not config; symlinks are not followed (the loader
     # refuses links out of the root, and reading /etc/shadow to scan it would be its own leak).
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not Path(folder, d).is_symlink())
-        for name in sorted(files):
-            path = Path(folder, name)
-            if path.suffix.lower() in TEXT_SUFFIXES and not path.is_symlink():
-                yield path
+    out: list[tuple[str, str]] = []
+
+    def walk(folder: str, rel: str) -> None:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            return
+        dirs = []
+        for entry in entries:
+            if _is_dir(entry):
+                if not entry.name.startswith(".") and not entry.is_symlink():
+                    dirs.append(entry)
+            elif not entry.is_symlink() and _suffix(entry.name) in TEXT_SUFFIXES:
+                out.append((rel + entry.name, entry.path))
+        for entry in dirs:
+            walk(entry.path, f"{rel}{entry.name}/")
+
+    walk(str(root), "")
+    return out
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _suffix(name: str) -> str:
+    """``PurePath(name).suffix.lower()``: a name's last dotted part, not for a leading dot (``.env``)."""
+    i = name.rfind(".")
+    return name[i:].lower() if 0 < i < len(name) - 1 else ""
 
 
 def _read_text(path: Path) -> str | None:
@@ -313,11 +341,10 @@ def scan_repo(
     if not other_files:
         text = _read_text(root / environments_file)
         return findings + (scan_yaml_text(environments_file, text) if text is not None else [])
-    for path in _text_files(root):
-        rel = path.relative_to(root).as_posix()
+    for rel, path in _text_files(root):
         if rel in scanned:
             continue
-        text = _read_text(path)
+        text = _read_text(Path(path))
         if text is None:
             continue
         if rel == environments_file:
