@@ -518,3 +518,20 @@ def test_what_plain_resource_leaves_to_the_steps(make_repo: MakeRepo) -> None:
     assert plain is not None
     assert plain.spec == {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
     assert plain.spec is not next(d for d in repo.documents if d.slug == "plain").spec  # a copy
+
+
+@pytest.mark.parametrize("root", PLAIN_CONFIGS, ids=lambda p: p.name)
+def test_logical_specs_of_plain_documents_are_the_resolved_specs(root: Path) -> None:
+    """logical_specs copies a spec with nothing to include or merge through JSON: the same value,
+    in the same key order, as resolving its includes and unwrapping would give."""
+    from ci_deployer.config._util import unwrap
+
+    repo, _ = load_repo(root)
+    for env in repo.environments:
+        specs = logical_specs(repo, env)
+        for doc in repo.documents:
+            if doc.key not in specs or doc.policies:
+                continue
+            resolved, problems = rendering.include_resolver(repo).resolve(doc)
+            assert problems == []
+            assert json.dumps(specs[doc.key]) == json.dumps(unwrap(resolved))
