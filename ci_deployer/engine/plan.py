@@ -614,8 +614,10 @@ class _Planner:
                 journaled=self.journaled.get(kind),
             )
         self.ids, self.tokens = _id_index(self.identity, live_lists, self.environment, self.extra_ids)
+        rematched = False
         for kind in KINDS:
             if any(r.slug not in self.identity[kind].matches for r in self.desired_of[kind]):
+                rematched = True
                 self.identity[kind] = match_kind(
                     kind,
                     self.desired_of[kind],
@@ -627,7 +629,8 @@ class _Planner:
                     same_payload=self.same_payload,
                     journaled=self.journaled.get(kind),
                 )
-        self.ids, self.tokens = _id_index(self.identity, live_lists, self.environment, self.extra_ids)
+        if rematched:  # else the index above is already this one
+            self.ids, self.tokens = _id_index(self.identity, live_lists, self.environment, self.extra_ids)
         if self.scope is not None and self.state is not None:
             # A partial plan identifies only its scope and context: live references to the other
             # resources it manages still show as slugs, by the ids the state recorded.
