@@ -6,10 +6,9 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ci_deployer.engine.state import StateBackend
-
 if TYPE_CHECKING:
     from ci_deployer.compose import Partial
+    from ci_deployer.engine.state import StateBackend
 
 FORMATS = ("text", "json", "github")
 
