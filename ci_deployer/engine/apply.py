@@ -183,6 +183,9 @@ class Applier:
         self.env = ctx.environment.name
         self.ids: dict[str, str] = dict(ctx.ids)  # ref token → id; grows as creates land
         self.responses: dict[str, dict[str, Any]] = {}  # key → raw response of the last write
+        # key → (response, the token lookups of its canonical form, that form, its desired's hash):
+        # every checkpoint's snapshot reuses what the previous one computed for the same response
+        self._canonical: dict[str, tuple[dict[str, Any], dict[str, str | None], Any, str]] = {}
         self.deleted: set[str] = set()
         self._lock = threading.Lock()
         self._kb_tools: dict[str, str] | None = None
@@ -537,10 +540,14 @@ class Applier:
             if key in ok and key in self.responses:
                 response = self.responses[key]
                 org_id = org_id or response.get("orgId")
-                payload = drop_mirrored(res.kind, strip_server_fields(res.kind, response), want)
-                payload = ctx.masker.canonical_live(payload, ctx.slots(key), want, tokens)
-                record = SnapshotRecord(res.kind, res.slug, str(rid), payload, want, secret_refs, content_hash(want))
-                records.append(record)
+                memo = self._canonical.get(key)
+                if memo is None or memo[0] is not response or any(tokens.get(s) != t for s, t in memo[1].items()):
+                    lookups: dict[str, str | None] = {}
+                    payload = drop_mirrored(res.kind, strip_server_fields(res.kind, response), want)
+                    payload = ctx.masker.canonical_live(payload, ctx.slots(key), want, tokens, lookups)
+                    memo = (response, lookups, payload, content_hash(want))
+                    self._canonical[key] = memo
+                records.append(SnapshotRecord(res.kind, res.slug, str(rid), memo[2], want, secret_refs, memo[3]))
             elif key not in touched and rid is not None:
                 if key in ctx.converged and key in ctx.live_canonical:  # live caught up with the config
                     records.append(

@@ -319,10 +319,12 @@ class SecretMasker:
         slots: Mapping[Path, SecretSlot],
         desired: Any = None,
         tokens: Mapping[str, str] | None = None,
+        lookups: dict[str, str | None] | None = None,
     ) -> Any:
         """``sort_keys(mask_live(ids_to_refs(payload, tokens), slots, desired))`` in one walk: the
         canonical form of a live object (strip its server fields first), built for every listed
-        resource of every plan and apply."""
+        resource of every plan and apply.  ``lookups`` receives every string looked up in
+        ``tokens`` and what it found: the result is the same for any ``tokens`` that agree on them."""
         index = tokens or {}
 
         def walk(node: Any, want: Any, path: Path) -> Any:
@@ -334,7 +336,10 @@ class SecretMasker:
                 return [walk(value, items[i], (*path, i)) for i, value in enumerate(node)]
             if not isinstance(node, str):
                 return node
-            node = index.get(node, node)
+            found = index.get(node)
+            if lookups is not None:
+                lookups[node] = found
+            node = node if found is None else found
             slot = slots.get(path) if slots else None
             if slot is not None:
                 return slot.template if self.sent(node, slot) is not False else self.marker(node)
