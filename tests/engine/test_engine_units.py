@@ -282,26 +282,3 @@ def test_canonical_live_is_the_steps_in_one_walk_and_tells_its_lookups() -> None
     agreeing = {**tokens, "id-9": "ref:Tool/z"}
     assert masker.canonical_live(live, slots, want, agreeing) == one_walk
     assert masker.canonical_live(live, slots, want, {**tokens, "free": "ref:Tool/c"}) != one_walk
-
-
-@pytest.mark.parametrize("key", [None, b"k" * 32])
-def test_mask_desired_sorts_and_marks_secret_keys_wherever_they_are(key: bytes | None) -> None:
-    masker = SecretMasker(key)
-    spec = {
-        "name": "n",
-        "credentials": [{"provider": "x", "apiKey": "literal-1"}, {"TOKEN": "secrets://T"}],
-        "server": {"headers": {"Authorization": "Bearer lit", "X-Id": "plain"}, "url": "https://h"},
-        "nested": {"deeper": {"to\u212aen": "kelvin-k lowers to k"}},  # a key whose lower() is "token"
-        "b": [1, 2.5, None, True],
-    }
-    masked = masker.mask_desired(spec)
-    marker = masker.marker
-    assert masked["credentials"][0]["apiKey"] == marker("literal-1")
-    assert masked["credentials"][1]["TOKEN"] == "secrets://T"
-    assert masked["server"]["headers"]["Authorization"] == marker("Bearer lit")
-    assert masked["server"]["headers"]["X-Id"] == "plain"
-    assert masked["nested"]["deeper"]["to\u212aen"] == marker("kelvin-k lowers to k")
-    assert list(masked) == sorted(spec) and masked["b"] == [1, 2.5, None, True]
-    plain = {"z": {"y": [{"b": 1, "a": "x"}]}, "a": 1.0}
-    assert canonical_json(masker.mask_desired(plain)) == canonical_json(plain)
-    assert list(masker.mask_desired(plain)) == ["a", "z"] and isinstance(masker.mask_desired(plain)["a"], float)
