@@ -134,15 +134,24 @@ def render_env(repo: ConfigRepo, env: str) -> tuple[list[RenderedResource], list
 # What JSON text shows wherever a step below has work: a template (``${``, in a value or a key), an
 # include, a literal, a ``{document: …}`` or a ``{ref: …}`` map (a map's first key follows its
 # ``{``), a secret placeholder, a file's ref token.  Escaped quotes keep string contents out.
-_INCLUDE_MARKERS = ('{"file": ', '{"json": ', '{"$literal": ', '{"document": ')
-_WORK_MARKERS = ("${", *_INCLUDE_MARKERS, '{"ref": ', "secrets://", "ref:File/")
+_WORK_MARKERS = (
+    "${",
+    '{"file": ',
+    '{"json": ',
+    '{"$literal": ',
+    '{"document": ',
+    '{"ref": ',
+    "secrets://",
+    "ref:File/",
+)
+_ENCODER = json.JSONEncoder(ensure_ascii=False)  # made once: json.dumps with options makes one per call
 
 
 def _json_copy(data: Any, markers: tuple[str, ...]) -> Any:
     """``data`` copied through its JSON text when that text holds none of ``markers``; ``None``
     when it holds one, or ``data`` is not plain JSON data."""
     try:
-        text = json.dumps(data, ensure_ascii=False)
+        text = _ENCODER.encode(data)
     except (TypeError, ValueError):
         return None
     if any(marker in text for marker in markers):
@@ -226,15 +235,11 @@ def logical_specs(repo: ConfigRepo, env: str) -> dict[str, dict[str, Any]]:
     for doc in repo.documents:
         if doc.kind == POLICY or not doc.applies_to(env):
             continue
-        copied = None if doc.policies else _json_copy(doc.spec, _INCLUDE_MARKERS)
-        if copied is not None:  # nothing to include or merge: the spec as written
-            out[doc.key] = copied
-        else:
-            spec, problems = includes.resolve(doc)
-            parts = [policies.get(name) for name in doc.policies if name in policies]
-            if has_errors(problems) or any(p is None for p in parts):
-                continue
-            out[doc.key] = unwrap(_merge([*parts, spec]))
+        spec, problems = includes.resolve(doc)
+        parts = [policies.get(name) for name in doc.policies if name in policies]
+        if has_errors(problems) or any(p is None for p in parts):
+            continue
+        out[doc.key] = unwrap(_merge([*parts, spec]))
         if doc.documents is not None:  # the documents' contents are promoted with the base
             listed, _ = resolve_block(doc.documents, reader, lambda *_: None)
             out[f"{doc.key}#documents"] = {f.path: f.sha256 for f in listed}
@@ -335,11 +340,6 @@ def _finish(doc: Document, parts: list[Any], spec: Any) -> tuple[RenderedResourc
 def collect_secrets(spec: Any) -> list[SecretRef]:
     """Every ``secrets://REF`` in ``spec`` (whole values and tokens inside strings), in order."""
     out: list[SecretRef] = []
-    try:
-        if "secrets://" not in json.dumps(spec, ensure_ascii=False):
-            return out  # most specs hold none: told by one serialisation instead of a walk
-    except (TypeError, ValueError):
-        pass  # Verbatim values (or other objects): the walk decides
 
     def walk(node: Any, path: Path) -> None:
         if isinstance(node, str):

@@ -114,9 +114,13 @@ def in_order_of(data: Any, like: Any) -> Any:
     return data
 
 
+# made once: json.dumps with options makes an encoder per call (canonical forms are made per resource)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(data: Any) -> str:
     """Compact JSON with sorted keys: the byte form every hash is taken over."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(data)
 
 
 def content_hash(data: Any) -> str:
