@@ -137,6 +137,8 @@ class IgnoreRules:
             return True  # KB search tools belong to their base (Vapi generates and deletes them)
         if "orgId" in obj and obj.get("orgId") is None:
             return True  # Vapi's read-only platform defaults (VapiAI/gitops: orgId null)
+        if not self.patterns:
+            return False
         name = display_name(kind, obj) or ""
         for pattern in self.patterns:
             if pattern.startswith("name:") and fnmatch.fnmatchcase(name, pattern[5:]):
