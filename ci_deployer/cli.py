@@ -5,6 +5,7 @@ also documents the exit codes)."""
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import json
 import os
@@ -116,5 +117,14 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     )
 
 
+def tune_gc() -> None:
+    """Collect cycles after 100,000 allocations instead of 700, and the oldest generation rarely: a
+    command builds big acyclic trees (YAML documents, listings, snapshots), and at the default
+    thresholds the collector walks them again and again — a quarter of a plan's time over 10,000
+    resources.  For processes that run one command (the console scripts); cycles are still collected."""
+    gc.set_threshold(100_000, 50, 100)
+
+
 def entrypoint() -> None:
+    tune_gc()
     raise SystemExit(main())

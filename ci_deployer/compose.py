@@ -294,6 +294,9 @@ def interrupted_ids(paths: Iterable[Path], env: str, org: str, state: StateBacke
     before the next plan, so a SIGKILL never leads to a duplicate)."""
     from ci_deployer.engine.auditlog import interrupted_writes
 
+    paths = list(paths)
+    if not paths:
+        return {}  # no journal to read back: the state (megabytes for a big org) is not needed here
     latest = state.latest(env)
     run = latest.run if latest is not None and not latest.complete else None
     when = latest.applied_at if latest is not None else None

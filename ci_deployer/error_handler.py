@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -81,6 +79,9 @@ class Failure:
 
 def write_crash_log(exc: BaseException, directory: Path | None = None) -> Path:
     """The traceback of a bug, secrets redacted, in ``directory`` (default: the temp folder)."""
+    import tempfile  # only after a bug: not on every command's import path
+    import traceback
+
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = directory or Path(tempfile.gettempdir())
     folder.mkdir(parents=True, exist_ok=True)

@@ -6,10 +6,9 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ci_deployer.engine.state import StateBackend
-
 if TYPE_CHECKING:
     from ci_deployer.compose import Partial
+    from ci_deployer.engine.state import StateBackend
 
 FORMATS = ("text", "json", "github")
 
@@ -38,9 +37,11 @@ def add_env(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
 
 
 def config_dir(args: argparse.Namespace) -> Path:
-    from ci_deployer.compose import default_config_dir
+    if args.config is not None:
+        return args.config  # type: ignore[no-any-return]
+    from ci_deployer.compose import default_config_dir  # the engine's imports: not for validate --config
 
-    return args.config if args.config is not None else default_config_dir()
+    return default_config_dir()
 
 
 def add_state_dir(parser: argparse.ArgumentParser) -> None:

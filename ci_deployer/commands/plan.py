@@ -7,11 +7,11 @@ Exit codes: 0 no changes (or changes without ``--detailed-exitcode``); 2 changes
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ci_deployer import jsontext, redact
 from ci_deployer.commands import _common
 from ci_deployer.engine.plan import Plan
 from ci_deployer.engine.session import Session
@@ -70,13 +70,15 @@ def exit_code(plan: Plan, drift_policy: str, detailed: bool) -> int:
     return EXIT_OK
 
 
-def write_files(plan: Plan, out: Path | None, markdown: Path | None) -> None:
-    """``--out`` (the plan JSON) and ``--markdown`` (the same Markdown the PR comment shows)."""
+def write_files(plan: Plan, out: Path | None, markdown: Path | None, *, raw_json: str | None = None) -> None:
+    """``--out`` (the plan JSON) and ``--markdown`` (the same Markdown the PR comment shows).
+    ``raw_json``: the plan's JSON text before redaction, when the caller made it already."""
     from ci_deployer.report import plan as report
 
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(plan.to_json(), encoding="utf-8")
+        text = plan.to_json() if raw_json is None else redact.redact(raw_json) + "\n"
+        out.write_text(text, encoding="utf-8")
     if markdown is not None:
         markdown.parent.mkdir(parents=True, exist_ok=True)
         markdown.write_text(report.render_markdown(plan), encoding="utf-8")
@@ -95,13 +97,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     with compose.open_session(settings, root, args.env, state=state, partial=_common.partial(args)) as session:
         against = "snapshot" if args.snapshot is not None else args.against
         plan = plan_env(session, PlanOptions(against=against, adopt=args.adopt))
-        write_files(plan, args.out, args.markdown)
         code = exit_code(plan, session.environment.drift, args.detailed_exitcode)
+        # The plan JSON is written once when the file and the output show the same (10,000 resources: MBs)
+        same = args.format == "json" and args.out is not None and code != EXIT_DRIFT
+        raw = jsontext.dumps(plan.to_dict(), ensure_ascii=False) if same else None
+        write_files(plan, args.out, args.markdown, raw_json=raw)
         if args.format == "json":
-            data = plan.to_dict()
-            if code == EXIT_DRIFT:
-                data["failure_reason"] = "drift"
-            sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+            if raw is None:
+                data = plan.to_dict()
+                if code == EXIT_DRIFT:
+                    data["failure_reason"] = "drift"
+                raw = jsontext.dumps(data, ensure_ascii=False)
+            sys.stdout.write(raw + "\n")
         elif args.format == "github":
             sys.stdout.write(report.render_github(plan, prefix=config_prefix(root, settings.workspace)))
         else:

@@ -70,9 +70,8 @@ def load_repo(root: FsPath) -> tuple[ConfigRepo, list[Finding]]:
     environments, defaults = _load_environments(env_path, findings)
     root_real = root.resolve()
     documents: list[Document] = []
-    for file in _candidate_files(root):
-        rel = file.relative_to(root).as_posix()
-        doc = _load_document(file, rel, root_real, environments, findings)
+    for rel, entry in candidate_entries(str(root)):
+        doc = _load_document(FsPath(entry.path), rel, root_real, environments, findings, symlink=entry.is_symlink())
         if doc is not None:
             documents.append(doc)
     _check_policy_names(documents, findings)
@@ -95,18 +94,37 @@ def _load_environments(path: FsPath, findings: list[Finding]) -> tuple[dict[str,
     return envs, defaults
 
 
-def _candidate_files(root: FsPath) -> list[FsPath]:
-    out: list[FsPath] = []
-    for folder, dirnames, filenames in os.walk(root, onerror=None, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        here = FsPath(folder)
-        for name in sorted(filenames):
-            if name.startswith(".") or not name.lower().endswith(SUFFIXES):
+def candidate_entries(root: str) -> list[tuple[str, os.DirEntry[str]]]:
+    """Every candidate file as its path relative to ``root`` and its directory entry, in the
+    loader's order: a folder's files by name, then its subfolders by name (what ``os.walk`` with
+    sorted names gives, without its ``lstat`` per folder), no folder link followed."""
+    out: list[tuple[str, os.DirEntry[str]]] = []
+
+    def walk(folder: str, rel: str) -> None:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:  # as os.walk: an unreadable folder is skipped
+            return
+        for entry in entries:
+            name = entry.name
+            if name.startswith(".") or _is_dir(entry) or not name.lower().endswith(SUFFIXES):
                 continue
-            if here == root and name == ENVIRONMENTS_FILE:
+            if not rel and name == ENVIRONMENTS_FILE:
                 continue
-            out.append(here / name)
+            out.append((rel + name, entry))
+        for entry in entries:
+            if not entry.name.startswith(".") and _is_dir(entry) and not entry.is_symlink():
+                walk(entry.path, f"{rel}{entry.name}/")
+
+    walk(root, "")
     return out
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # a link to a folder is a folder (os.walk lists it so, and does not enter it)
+    except OSError:
+        return False
 
 
 def _problem_finding(rel: str, problem: ParseProblem) -> Finding:
@@ -115,12 +133,18 @@ def _problem_finding(rel: str, problem: ParseProblem) -> Finding:
 
 
 def _load_document(
-    file: FsPath, rel: str, root_real: FsPath, environments: dict[str, Environment], findings: list[Finding]
+    file: FsPath,
+    rel: str,
+    root_real: FsPath,
+    environments: dict[str, Environment],
+    findings: list[Finding],
+    *,
+    symlink: bool | None = None,
 ) -> Document | None:
     # The walk never enters a symlinked folder, so only a symlinked file can lead out of the root:
-    # one lstat per file instead of resolving every path.
+    # one lstat per file (none when the walk's directory entry told) instead of resolving every path.
     inside = True
-    if file.is_symlink():
+    if file.is_symlink() if symlink is None else symlink:
         try:
             inside = file.resolve().is_relative_to(root_real)
         except (OSError, RuntimeError):  # symlink loop
@@ -466,5 +490,4 @@ def document_dir(root: FsPath, doc: Document) -> FsPath:
 
 # The partial loader (config/partial.py) reads a part of the config with the same steps.
 load_environments = _load_environments
-candidate_files = _candidate_files
 load_document = _load_document

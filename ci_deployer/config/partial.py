@@ -34,7 +34,8 @@ from ci_deployer.errors import ConfigError
 from ci_deployer.findings import Finding
 from ci_deployer.platform.kinds import DOCUMENT_KINDS, POLICY
 
-_WORD = "A-Za-z0-9_.-"  # characters a slug or file name continues with: a match must not touch them
+# characters a slug or file name continues with: a match must not touch them
+_WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 
 
 @dataclass(frozen=True)
@@ -72,16 +73,15 @@ class PartialLoader:
             )
         self.environments, self.defaults = loader.load_environments(env_path, self.findings)
         self.texts: dict[str, str] = {}
-        for rel, regular in _candidates(str(root)):
-            if not regular:
+        for rel, entry in loader.candidate_entries(str(root)):
+            if not entry.is_file():
                 self.texts[rel] = ""  # a FIFO, a broken link: parsed on demand, which reports it
                 continue
             try:
-                with open(os.path.join(root, rel), "rb") as handle:  # noqa: PTH118, PTH123 - 10,000 files: no Path objects
-                    self.texts[rel] = handle.read().decode("utf-8", "replace")
+                self.texts[rel] = _read(os.path.join(root, rel)).decode("utf-8", "replace")  # noqa: PTH118
             except OSError:
                 self.texts[rel] = ""  # parsed on demand, which reports it
-        # One text to search: a match is mapped back to its file by offset (one regex pass in all).
+        # One text to search: a match is mapped back to its file by offset.
         self._names = list(self.texts)
         self._starts: list[int] = []
         pieces, at = [], 0
@@ -106,19 +106,23 @@ class PartialLoader:
         return self._docs[rel]
 
     def mentioning(self, words: Iterable[str]) -> list[str]:
-        """The files whose text names one of ``words`` as a whole word."""
-        alternatives = sorted({re.escape(w) for w in words if w}, key=len, reverse=True)
-        if not alternatives:
-            return []
-        pattern = re.compile(rf"(?<![{_WORD}])(?:{'|'.join(alternatives)})(?![{_WORD}])")
-        found: list[str] = []
-        match = pattern.search(self._blob)
-        while match is not None:
-            index = bisect.bisect_right(self._starts, match.start()) - 1
-            found.append(self._names[index])
-            after = self._starts[index + 1] if index + 1 < len(self._starts) else len(self._blob)
-            match = pattern.search(self._blob, after)  # the next file
-        return found
+        """The files whose text names one of ``words`` as a whole word (in the loader's order)."""
+        blob, starts = self._blob, self._starts
+        hits: set[int] = set()
+        for word in {w for w in words if w}:
+            # str.find per word, not one regex of alternatives: a lookbehind before an alternation
+            # makes the regex engine try every position of the blob (megabytes at 10,000 files).
+            at = blob.find(word)
+            while at >= 0:
+                end = at + len(word)
+                if (at == 0 or blob[at - 1] not in _WORD) and (end == len(blob) or blob[end] not in _WORD):
+                    index = bisect.bisect_right(starts, at) - 1
+                    hits.add(index)
+                    # the next file: this one is found
+                    at = blob.find(word, starts[index + 1]) if index + 1 < len(starts) else -1
+                else:
+                    at = blob.find(word, at + 1)
+        return [self._names[index] for index in sorted(hits)]
 
     def naming(self, words: Iterable[str]) -> dict[str, Document]:
         """Documents whose text names one of ``words``, directly or through a policy or an included
@@ -158,28 +162,16 @@ class PartialLoader:
         return ConfigRepo(self.root, self.environments, ordered, self.defaults)
 
 
-def _candidates(root: str) -> list[tuple[str, bool]]:
-    """:func:`loader.candidate_files` as relative paths (and whether each is a regular file), with
-    ``os.scandir``: the same files as ``os.walk`` lists, no folder link followed."""
-    out: list[tuple[str, bool]] = []
-
-    def walk(folder: str, rel: str) -> None:
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError:
-            return
-        files = [e for e in entries if not e.name.startswith(".") and not e.is_dir()]
-        for entry in files:
-            name = entry.name
-            if not name.lower().endswith(loader.SUFFIXES) or (not rel and name == loader.ENVIRONMENTS_FILE):
-                continue
-            out.append((rel + name, entry.is_file()))
-        for entry in entries:
-            if not entry.name.startswith(".") and entry.is_dir(follow_symlinks=False):
-                walk(entry.path, f"{rel}{entry.name}/")
-
-    walk(root, "")
-    return out
+def _read(path: str) -> bytes:
+    """The whole file, with ``os.read`` (10,000 files: no file objects, half the time of ``open``)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def render(partial: PartialLoader, docs: Iterable[Document], env: str) -> tuple[ConfigRepo, list[RenderedResource]]:
@@ -311,7 +303,7 @@ def refuse_undefined(loader: PartialLoader, missing: list[str]) -> None:
     or by ``--changed-since``, which sees the deletion."""
     if not missing:
         return
-    names = set(re.findall(rf"name:\s*['\"]?([{_WORD}]+)", loader._blob))
+    names = set(re.findall(r"name:\s*['\"]?([A-Za-z0-9_.-]+)", loader._blob))
     shown = ", ".join(f"{key}{did_you_mean(key.partition('/')[2], names)}" for key in missing)
     raise ConfigError(
         f"--only names no document of the config: {shown}",

@@ -19,6 +19,7 @@ A document that failed any step is left out; its findings say why.
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 from ci_deployer.config._util import Verbatim, deep_merge, did_you_mean, finding, unwrap
@@ -112,6 +113,10 @@ def render_env(repo: ConfigRepo, env: str) -> tuple[list[RenderedResource], list
                 failed = True
             else:
                 parts.append(prepared_policies[name])
+        resource = None if doc.policies or doc.documents is not None else plain_resource(doc)
+        if resource is not None:
+            out.append(resource)
+            continue
         spec, problems = _prepare(doc, includes, engine, context)
         findings.extend(problems)
         if failed or has_errors(problems):
@@ -124,6 +129,49 @@ def render_env(repo: ConfigRepo, env: str) -> tuple[list[RenderedResource], list
             if not has_errors(problems):
                 out.append(resource)
     return out, findings
+
+
+# What JSON text shows wherever a step below has work: a template (``${``, in a value or a key), an
+# include, a literal, a ``{document: …}`` or a ``{ref: …}`` map (a map's first key follows its
+# ``{``), a secret placeholder, a file's ref token.  Escaped quotes keep string contents out.
+_WORK_MARKERS = (
+    "${",
+    '{"file": ',
+    '{"json": ',
+    '{"$literal": ',
+    '{"document": ',
+    '{"ref": ',
+    "secrets://",
+    "ref:File/",
+)
+_ENCODER = json.JSONEncoder(ensure_ascii=False)  # made once: json.dumps with options makes one per call
+
+
+def _json_copy(data: Any, markers: tuple[str, ...]) -> Any:
+    """``data`` copied through its JSON text when that text holds none of ``markers``; ``None``
+    when it holds one, or ``data`` is not plain JSON data."""
+    try:
+        text = _ENCODER.encode(data)
+    except (TypeError, ValueError):
+        return None
+    if any(marker in text for marker in markers):
+        return None
+    return json.loads(text)
+
+
+def plain_resource(doc: Document) -> RenderedResource | None:
+    """The rendered resource of a document that none of the steps would change (no policy, no
+    ``documents:`` block and nothing :data:`_WORK_MARKERS` finds): its spec copied through JSON,
+    the references at its id fields.  ``None``: the document needs the steps (most documents do
+    not: a tool, a squad).  The same result as the steps, for a fraction of their walks."""
+    if doc.policies or doc.documents is not None:
+        return None
+    spec = _json_copy(doc.spec, _WORK_MARKERS)
+    if not isinstance(spec, dict):
+        return None
+    return RenderedResource(
+        kind=doc.kind, slug=doc.slug, spec=spec, document=doc, refs=table_refs(doc.kind, spec, set())
+    )
 
 
 def document_reader(repo: ConfigRepo) -> DocumentReader:
@@ -146,7 +194,8 @@ def _documents(resource: RenderedResource, reader: DocumentReader) -> list[Findi
         files, findings = resolve_block(doc.documents, reader, located)
         resource.documents = files
     needed: dict[str, DocumentFile] = {f.sha256: f for f in resource.documents or []}
-    for token in _file_tokens(resource.spec):
+    # a token names a file only once the reader has read it: none read, no walk
+    for token in _file_tokens(resource.spec) if reader.by_hash else ():
         found = reader.by_hash.get(token)
         if found is not None:
             needed.setdefault(token, found)
@@ -190,8 +239,7 @@ def logical_specs(repo: ConfigRepo, env: str) -> dict[str, dict[str, Any]]:
         parts = [policies.get(name) for name in doc.policies if name in policies]
         if has_errors(problems) or any(p is None for p in parts):
             continue
-        merged = _merge([*parts, spec])
-        out[doc.key] = unwrap(merged)
+        out[doc.key] = unwrap(_merge([*parts, spec]))
         if doc.documents is not None:  # the documents' contents are promoted with the base
             listed, _ = resolve_block(doc.documents, reader, lambda *_: None)
             out[f"{doc.key}#documents"] = {f.path: f.sha256 for f in listed}

@@ -98,7 +98,11 @@ class CoreResolver(BaseResolver):
 
     def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
         if kind is ScalarNode:
-            return resolve_core(value) if implicit[0] else _STR_TAG
+            if not implicit[0]:
+                return _STR_TAG
+            if value and value[0] not in _MAYBE_TYPED:  # resolve_core's fast path, inlined (every scalar)
+                return _MERGE_TAG if value == "<<" else _STR_TAG
+            return resolve_core(value)
         return _SEQ_TAG if kind is SequenceNode else _MAP_TAG
 
 
@@ -171,7 +175,11 @@ def read_text(path: FsPath, limit: int) -> str:
         )
     try:
         with path.open("rb") as handle:
-            raw = handle.read(limit + 1)
+            # As much as stat said (a read of limit + 1 bytes would allocate that much for every
+            # file); on, up to limit + 1, only when the file grew since.
+            raw = handle.read(info.st_size + 1)
+            if len(raw) == info.st_size + 1:
+                raw += handle.read(limit + 1 - len(raw))
     except OSError as exc:
         raise ParseProblem(
             "E-FILE-READ", f"cannot read the file: {exc.strerror or exc}", "check the file's permissions"
@@ -420,7 +428,15 @@ class _Builder:
             if isinstance(node, SequenceNode):
                 if node.tag != _SEQ_TAG:
                     raise self._tag_problem(node)
-                return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+                items = []
+                for i, item in enumerate(node.value):
+                    if item.__class__ is ScalarNode and item.tag == _STR_TAG:
+                        if self.record and (*path, i) not in self.positions:
+                            self.positions[(*path, i)] = _mark(item)
+                        items.append(self._plain_string(item, depth + 1))
+                    else:
+                        items.append(self.build(item, (*path, i), depth + 1))
+                return items
             if isinstance(node, MappingNode):
                 if node.tag != _MAP_TAG:
                     raise self._tag_problem(node)
@@ -428,6 +444,15 @@ class _Builder:
             raise self._tag_problem(node)
         finally:
             self._active.discard(id(node))
+
+    def _plain_string(self, node: ScalarNode, depth: int) -> str:
+        """``build`` of a string scalar whose position is recorded already (or not wanted)."""
+        self.count += 1
+        if self.count > MAX_NODES or depth > MAX_DEPTH:
+            self.count -= 1
+            return str(self.build(node, (), depth))  # raises the limit's problem
+        value: str = node.value
+        return value
 
     def _scalar(self, node: ScalarNode) -> Any:
         tag = node.tag
@@ -505,7 +530,7 @@ class _Builder:
                     "use a string key",
                     *_mark(key_node),
                 )
-            key = self._scalar(key_node)
+            key = key_node.value if key_node.tag == _STR_TAG else self._scalar(key_node)
             if not isinstance(key, str):
                 # JSON (and so Vapi's API) has only string keys; YAML 1.2 reads `1:`, `true:` or
                 # `null:` as a number, a boolean, null.
@@ -525,7 +550,11 @@ class _Builder:
             child: Path = (*path, key)
             if self.record:
                 self.positions[child] = _mark(key_node)
-            explicit[key] = self.build(value_node, child, depth + 1)
+            if value_node.__class__ is ScalarNode and value_node.tag == _STR_TAG:
+                # the common case, without build()'s dispatch; its position is the key's (recorded)
+                explicit[key] = self._plain_string(value_node, depth + 1)
+            else:
+                explicit[key] = self.build(value_node, child, depth + 1)
         if not merged:
             return explicit
         merged.update(explicit)

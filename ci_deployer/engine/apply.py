@@ -31,7 +31,6 @@ from ci_deployer.engine.canonical import (
     LABELS_KEY,
     content_hash,
     drop_mirrored,
-    ids_to_refs,
     ref_token,
     refs_to_ids,
     sort_keys,
@@ -184,6 +183,9 @@ class Applier:
         self.env = ctx.environment.name
         self.ids: dict[str, str] = dict(ctx.ids)  # ref token → id; grows as creates land
         self.responses: dict[str, dict[str, Any]] = {}  # key → raw response of the last write
+        # key → (response, the token lookups of its canonical form, that form, its desired's hash):
+        # every checkpoint's snapshot reuses what the previous one computed for the same response
+        self._canonical: dict[str, tuple[dict[str, Any], dict[str, str | None], Any, str]] = {}
         self.deleted: set[str] = set()
         self._lock = threading.Lock()
         self._kb_tools: dict[str, str] | None = None
@@ -539,16 +541,18 @@ class Applier:
             if key in ok and key in self.responses:
                 response = self.responses[key]
                 org_id = org_id or response.get("orgId")
-                payload = strip_server_fields(res.kind, response)
-                payload = ids_to_refs(payload, tokens)
-                payload = drop_mirrored(res.kind, payload, want)
-                payload = ctx.masker.mask_live(payload, ctx.slots(key), want)
-                if prev is not None and prev.id == rid and change is not None:
-                    payload = _keep_unwritten_drift(payload, ctx.follow_renames(prev.payload), change, drifted.get(key))
-                record = SnapshotRecord(
-                    res.kind, res.slug, str(rid), sort_keys(payload), want, secret_refs, content_hash(want)
-                )
-                records.append(record)
+                memo = self._canonical.get(key)
+                if memo is None or memo[0] is not response or any(tokens.get(s) != t for s, t in memo[1].items()):
+                    lookups: dict[str, str | None] = {}
+                    payload = drop_mirrored(res.kind, strip_server_fields(res.kind, response), want)
+                    payload = ctx.masker.canonical_live(payload, ctx.slots(key), want, tokens, lookups)
+                    memo = (response, lookups, payload, content_hash(want))
+                    self._canonical[key] = memo
+                payload = memo[2]
+                if prev is not None and prev.id == rid and change is not None and key in drifted:
+                    recorded = ctx.follow_renames(prev.payload)
+                    payload = sort_keys(_keep_unwritten_drift(payload, recorded, change, drifted[key]))
+                records.append(SnapshotRecord(res.kind, res.slug, str(rid), payload, want, secret_refs, memo[3]))
             elif key not in touched and rid is not None:
                 if key in ctx.converged and key in ctx.live_canonical:  # live caught up with the config
                     records.append(
@@ -637,8 +641,9 @@ def backup_snapshot(ctx: PlanContext, *, sha: str | None, run: str | None) -> Sn
                 slots = ctx.slots(key)
                 desired = {}
                 secret_refs = {}
-            payload = ids_to_refs(strip_server_fields(kind, obj), tokens)
-            payload = sort_keys(ctx.masker.mask_live(payload, slots, ctx.desired_canonical.get(key)))
+            payload = ctx.masker.canonical_live(
+                strip_server_fields(kind, obj), slots, ctx.desired_canonical.get(key), tokens
+            )
             desired = desired or payload
             records.append(
                 SnapshotRecord(kind, slug, str(obj["id"]), payload, desired, secret_refs, content_hash(desired))
@@ -646,10 +651,8 @@ def backup_snapshot(ctx: PlanContext, *, sha: str | None, run: str | None) -> Sn
     unmanaged = []
     for kind, ident in ctx.identity.items():
         for obj in ident.unmanaged:
-            payload = ids_to_refs(strip_server_fields(kind, obj), tokens)
-            unmanaged.append(
-                {"kind": kind, "id": str(obj["id"]), "payload": sort_keys(ctx.masker.mask_live(payload, {}))}
-            )
+            payload = ctx.masker.canonical_live(strip_server_fields(kind, obj), {}, None, tokens)
+            unmanaged.append({"kind": kind, "id": str(obj["id"]), "payload": payload})
     org_id = ctx.plan.org_id or _org_id(ctx)
     return Snapshot(
         env=ctx.environment.name,

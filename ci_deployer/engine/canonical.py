@@ -114,9 +114,13 @@ def in_order_of(data: Any, like: Any) -> Any:
     return data
 
 
+# made once: json.dumps with options makes an encoder per call (canonical forms are made per resource)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(data: Any) -> str:
     """Compact JSON with sorted keys: the byte form every hash is taken over."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(data)
 
 
 def content_hash(data: Any) -> str:
@@ -270,19 +274,25 @@ class SecretMasker:
         return _hmac.compare_digest(digest, recorded)
 
     def mask_desired(self, payload: Any) -> Any:
-        """Desired side: placeholders and literal header values stay; literals at secret-ish keys
-        become markers."""
+        """Desired side, in canonical form (keys sorted): placeholders and literal header values
+        stay; literals at secret-ish keys become markers."""
 
-        def walk(node: Any, path: Path) -> Any:
+        def walk(node: Any, key: object) -> Any:  # only the last key tells a secret-ish key
             if isinstance(node, dict):
-                return {key: walk(value, (*path, key)) for key, value in node.items()}
+                return {k: walk(node[k], k) for k in sorted(node)}
             if isinstance(node, list):
-                return [walk(value, (*path, index)) for index, value in enumerate(node)]
-            if isinstance(node, str) and is_secret_key(path) and "secrets://" not in node and not _is_marker(node):
+                return [walk(value, index) for index, value in enumerate(node)]
+            if (
+                isinstance(node, str)
+                and isinstance(key, str)
+                and key.lower() in SECRET_KEYS
+                and "secrets://" not in node
+                and not _is_marker(node)
+            ):
                 return self.marker(node)
             return node
 
-        return walk(payload, ())
+        return walk(payload, None)
 
     def mask_live(self, payload: Any, slots: Mapping[Path, SecretSlot], desired: Any = None) -> Any:
         """Live side: at a placeholder's path the value becomes the template unless it is known to
@@ -299,6 +309,42 @@ class SecretMasker:
             if not isinstance(node, str):
                 return node
             slot = slots.get(path)
+            if slot is not None:
+                return slot.template if self.sent(node, slot) is not False else self.marker(node)
+            if is_secret_path(path) and not _is_marker(node) and "secrets://" not in node:
+                return node if isinstance(want, str) and want == node and not is_secret_key(path) else self.marker(node)
+            return node
+
+        return walk(payload, desired, ())
+
+    def canonical_live(
+        self,
+        payload: Any,
+        slots: Mapping[Path, SecretSlot],
+        desired: Any = None,
+        tokens: Mapping[str, str] | None = None,
+        lookups: dict[str, str | None] | None = None,
+    ) -> Any:
+        """``sort_keys(mask_live(ids_to_refs(payload, tokens), slots, desired))`` in one walk: the
+        canonical form of a live object (strip its server fields first), built for every listed
+        resource of every plan and apply.  ``lookups`` receives every string looked up in
+        ``tokens`` and what it found: the result is the same for any ``tokens`` that agree on them."""
+        index = tokens or {}
+
+        def walk(node: Any, want: Any, path: Path) -> Any:
+            if isinstance(node, dict):
+                within = want if isinstance(want, dict) else {}
+                return {key: walk(node[key], within.get(key), (*path, key)) for key in sorted(node)}
+            if isinstance(node, list):
+                items = want if isinstance(want, list) and len(want) == len(node) else [None] * len(node)
+                return [walk(value, items[i], (*path, i)) for i, value in enumerate(node)]
+            if not isinstance(node, str):
+                return node
+            found = index.get(node)
+            if lookups is not None:
+                lookups[node] = found
+            node = node if found is None else found
+            slot = slots.get(path) if slots else None
             if slot is not None:
                 return slot.template if self.sent(node, slot) is not False else self.marker(node)
             if is_secret_path(path) and not _is_marker(node) and "secrets://" not in node:

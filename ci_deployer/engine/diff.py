@@ -53,9 +53,12 @@ def diff(old: Any, new: Any, path: Path = ()) -> list[FieldChange]:
     return out
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)  # one, not one per call
+
+
 def _json(value: Any) -> str | None:
     try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return _ENCODER.encode(value)
     except (TypeError, ValueError):
         return None  # not JSON (a set, NaN's cousins): the walk decides
 

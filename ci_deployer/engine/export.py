@@ -30,11 +30,9 @@ from ci_deployer.engine.canonical import (
     REDACTED,
     SECRET_MARK,
     SecretMasker,
-    ids_to_refs,
     is_secret_path,
     parse_ref_token,
     ref_token,
-    sort_keys,
     strip_server_fields,
 )
 from ci_deployer.engine.export_documents import export_documents, with_document_refs
@@ -131,8 +129,7 @@ def export(session: Session, out: FsPath, root: FsPath, *, client: Any = None) -
     for kind, slug, obj in chosen:
         rec = state.record(kind, slug) if state is not None else None
         expected = recorded_slots(rec) if rec is not None and rec.id == str(obj["id"]) else {}
-        payload = ids_to_refs(strip_server_fields(kind, obj), tokens)
-        observed = sort_keys(masker.mask_live(payload, expected))
+        observed = masker.canonical_live(strip_server_fields(kind, obj), expected, None, tokens)
         payload = _placeholders(observed, slug, result)
         spec = _slugs(kind, payload)
         if (kind, slug) in templates:

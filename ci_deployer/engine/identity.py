@@ -130,12 +130,14 @@ def match_kind(
                 taken.add(str(renamed["id"]))
                 break
     wanted = {d.slug for d in desired} | {p for d in desired for p in d.previous_names}
-    managed_elsewhere = {
-        str(o["id"]) for o in visible if (label_of(o, env) if spec.labels else None) or str(o["id"]) in record_slug
-    }
+    managed_elsewhere: set[str] = set()
     named: dict[str | None, list[dict[str, Any]]] = {}  # display name → visible resources, oldest first
-    for obj in visible:
-        named.setdefault(display_name(kind, obj), []).append(obj)
+    if any(res.slug not in out.matches for res in ordered):  # indexed only when a document is unmatched
+        managed_elsewhere = {
+            str(o["id"]) for o in visible if (label_of(o, env) if spec.labels else None) or str(o["id"]) in record_slug
+        }
+        for obj in visible:
+            named.setdefault(display_name(kind, obj), []).append(obj)
     for res in ordered:
         if res.slug in out.matches:
             continue

@@ -9,7 +9,7 @@ from typing import Any
 
 from ci_deployer.config.documents import DocumentFile
 from ci_deployer.config.model import Environment, RenderedResource, SecretRef
-from ci_deployer.engine.canonical import in_order_of, ref_token
+from ci_deployer.engine.canonical import ref_token
 from ci_deployer.errors import ConfigError
 from ci_deployer.paths import Path, format_path, get_path, set_path
 from ci_deployer.platform.kinds import CREDENTIAL, GENERATED_TOOL_TYPES, KB_TOOL, KINDS
@@ -67,7 +67,8 @@ def from_rendered(resources: list[RenderedResource], environment: Environment) -
     slugs[CREDENTIAL] = set(environment.credentials)
     out: list[DesiredResource] = []
     for res in resources:
-        spec = _plain(res.spec)
+        # the document's key order (the document's spec is plain data: the loader's)
+        spec = _plain(res.spec, res.document.spec)
         for ref in res.refs:
             target = next((k for k in ref.kinds if ref.slug in slugs.get(k, set())), None)
             if target is None:
@@ -92,7 +93,7 @@ def from_rendered(resources: list[RenderedResource], environment: Environment) -
             DesiredResource(
                 kind=res.kind,
                 slug=res.slug,
-                spec=in_order_of(spec, _plain(res.document.spec)),
+                spec=spec,
                 previous_names=list(meta.previous_names),
                 file=pos.file,
                 line=pos.line,
@@ -105,15 +106,22 @@ def from_rendered(resources: list[RenderedResource], environment: Environment) -
     return out
 
 
-def _plain(value: Any) -> Any:
-    """A deep copy holding only dicts, lists and scalars (render may leave wrapper objects)."""
+def _plain(value: Any, like: Any = None) -> Any:
+    """A deep copy holding only dicts, lists and scalars (render may leave wrapper objects), its maps
+    listing their keys in ``like``'s order as :func:`in_order_of` does (one walk for both)."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        if not isinstance(like, dict) or not like:
+            return {str(k): _plain(v) for k, v in value.items()}
+        plain = {str(k): v for k, v in value.items()}
+        keys = [k for k in like if k in plain] + [k for k in plain if k not in like]
+        return {k: _plain(plain[k], like.get(k)) for k in keys}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        if not isinstance(like, list) or not like:
+            return [_plain(v) for v in value]
+        return [_plain(v, like[i] if i < len(like) else None) for i, v in enumerate(value)]
     inner = getattr(value, "value", None)
     if inner is not None and not isinstance(value, (str, int, float, bool)):
-        return _plain(inner)
+        return _plain(inner, like)
     return value
 
 
@@ -129,6 +137,8 @@ class IgnoreRules:
             return True  # KB search tools belong to their base (Vapi generates and deletes them)
         if "orgId" in obj and obj.get("orgId") is None:
             return True  # Vapi's read-only platform defaults (VapiAI/gitops: orgId null)
+        if not self.patterns:
+            return False
         name = display_name(kind, obj) or ""
         for pattern in self.patterns:
             if pattern.startswith("name:") and fnmatch.fnmatchcase(name, pattern[5:]):

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path as FsPath
 from typing import Any
 
-from ci_deployer import redact
+from ci_deployer import jsontext, redact
 from ci_deployer.config.model import Environment, SecretRef
 from ci_deployer.config.secrets import find_placeholders
 from ci_deployer.engine import snapshot as snapshots
@@ -360,6 +360,4 @@ def rollback(session: Session, snapshot_file: FsPath, options: ApplyOptions) -> 
 
 
 def _json(data: Any) -> str:
-    import json
-
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return jsontext.dumps(data, ensure_ascii=False) + "\n"

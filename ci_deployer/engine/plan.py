@@ -21,12 +21,12 @@ changes and drift → deletes → unmanaged → secret statuses → hash.
 
 from __future__ import annotations
 
-import json
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ci_deployer import redact
+from ci_deployer import jsontext, redact
 from ci_deployer.config.model import Environment
 from ci_deployer.config.secrets import SECRET_TOKEN, SecretResolver
 from ci_deployer.engine.canonical import (
@@ -34,6 +34,7 @@ from ci_deployer.engine.canonical import (
     SECRET_MARK,
     SecretMasker,
     SecretSlot,
+    canonical_json,
     content_hash,
     drop_mirrored,
     hash_view_of,
@@ -45,7 +46,6 @@ from ci_deployer.engine.canonical import (
     ref_token,
     refs_to_ids,
     restrict_to,
-    sort_keys,
     strip_server_fields,
     view_hash,
 )
@@ -211,7 +211,7 @@ class Plan:
 
     def to_json(self) -> str:
         """The plan JSON, with every registered secret value masked (values never reach it anyway)."""
-        return redact.redact(json.dumps(self.to_dict(), indent=2, ensure_ascii=False)) + "\n"
+        return redact.redact(jsontext.dumps(self.to_dict(), ensure_ascii=False)) + "\n"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Plan:
@@ -598,7 +598,7 @@ class _Planner:
                 slots[path] = SecretSlot(template, refs, value, None)
             if slots:
                 self.slots[res.key] = slots
-            self.desired_canonical[res.key] = sort_keys(self.masker.mask_desired(res.spec))
+            self.desired_canonical[res.key] = self.masker.mask_desired(res.spec)
 
     def with_recorded(self, key: str, rec: SnapshotRecord | None) -> dict[Path, SecretSlot]:
         """The resource's slots with the HMACs its last apply recorded (used to tell "sent by us")."""
@@ -621,8 +621,10 @@ class _Planner:
                 journaled=self.journaled.get(kind),
             )
         self.ids, self.tokens = _id_index(self.identity, live_lists, self.environment, self.extra_ids)
+        rematched = False
         for kind in KINDS:
             if any(r.slug not in self.identity[kind].matches for r in self.desired_of[kind]):
+                rematched = True
                 self.identity[kind] = match_kind(
                     kind,
                     self.desired_of[kind],
@@ -634,7 +636,8 @@ class _Planner:
                     same_payload=self.same_payload,
                     journaled=self.journaled.get(kind),
                 )
-        self.ids, self.tokens = _id_index(self.identity, live_lists, self.environment, self.extra_ids)
+        if rematched:  # else the index above is already this one
+            self.ids, self.tokens = _id_index(self.identity, live_lists, self.environment, self.extra_ids)
         if self.scope is not None and self.state is not None:
             # A partial plan identifies only its scope and context: live references to the other
             # resources it manages still show as slugs, by the ids the state recorded.
@@ -651,9 +654,8 @@ class _Planner:
     def canon(self, kind: str, obj: dict[str, Any], key: str | None, slots: Mapping[Path, SecretSlot]) -> Any:
         """A live object in canonical form: server fields stripped, ids → tokens, secrets masked."""
         want = self.desired_canonical.get(key) if key else None
-        payload = ids_to_refs(strip_server_fields(kind, obj), self.tokens)
-        payload = drop_mirrored(kind, payload, want)
-        return sort_keys(self.masker.mask_live(payload, slots, want))
+        payload = drop_mirrored(kind, strip_server_fields(kind, obj), want)  # before ids_to_refs: same paths
+        return self.masker.canonical_live(payload, slots, want, self.tokens)
 
     def same_payload(self, res: DesiredResource, obj: dict[str, Any]) -> bool:
         mine = self.desired_canonical[res.key]
@@ -749,7 +751,9 @@ class _Planner:
     ) -> list[FieldChange]:
         """Secret fields whose value here differs from the one last sent (rotated outside git): they
         are sent again, reported, and kept out of the plan hash."""
-        out = []
+        out: list[FieldChange] = []
+        if not slots:
+            return out
         live = ids_to_refs(obj, self.tokens) if against == "live" else None
         for path, slot in slots.items():
             if slot.value is None or any(c.path[: len(path)] == path for c in planned):
@@ -876,14 +880,34 @@ class _Planner:
     def plan_hash(self) -> str:
         """The hash of "the same change": see the module docstring."""
         scoped = {"scope": sorted(self.scope.keys)} if self.scope is not None else {}
+        desired = {key: want for key, want in self.desired_canonical.items() if self.in_scope(key)}
+        hashed = {
+            **scoped,  # a partial plan's hash covers its scope (a full plan's has no such key)
+            "env": self.env,
+            "org": self.environment.org,
+            "desired": desired,
+            "live": sorted(self.live_hashes),
+            "changes": [
+                [
+                    c.action,
+                    c.key,
+                    c.id,
+                    bool(c.blocked),
+                    sorted(format_path(f.path) for f in c.fields if f.secret != ROTATED),
+                ]
+                for c in self.changes
+                if c.action != "noop" and not c.rotation_only
+            ],
+        }
+        text = canonical_json(hashed)
+        if SECRET_MARK not in text and REDACTED not in text:  # no marker anywhere: hash_view changes nothing
+            return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
         return content_hash(
             {
-                **scoped,  # a partial plan's hash covers its scope (a full plan's has no such key)
+                **scoped,
                 "env": self.env,
                 "org": self.environment.org,
-                "desired": {
-                    key: hash_view_of(want) for key, want in self.desired_canonical.items() if self.in_scope(key)
-                },
+                "desired": {key: hash_view_of(want) for key, want in desired.items()},
                 "live": sorted(self.live_hashes),
                 "changes": [
                     [

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
-from ci_deployer import redact
+from ci_deployer import jsontext, redact
 from ci_deployer.engine.canonical import sort_keys
 from ci_deployer.errors import StateError
 
@@ -187,7 +187,7 @@ def _without_fingerprints(data: dict[str, Any]) -> dict[str, Any]:
 
 def dump(snapshot: Snapshot) -> str:
     """The snapshot as JSON text, with every registered secret value masked (last line of defence)."""
-    return redact.redact(json.dumps(snapshot.to_dict(), indent=2, sort_keys=False, ensure_ascii=False)) + "\n"
+    return redact.redact(jsontext.dumps(snapshot.to_dict(), ensure_ascii=False)) + "\n"
 
 
 def write(snapshot: Snapshot, path: FsPath) -> None:

@@ -16,6 +16,7 @@ contains the value: only a masked preview such as ``sk-…(51 chars)``.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import stat
@@ -90,10 +91,18 @@ MAX_SCAN_BYTES = 2 * 1024 * 1024  # bigger files are refused by the loader; don'
 TEXT_SUFFIXES = frozenset({".yaml", ".yml", ".json", ".md", ".txt", ".j2", ".jinja", ".liquid", ".prompt", ".env"})
 
 
+# A literal every shape's pattern holds: a string holding none of them matches no shape (most strings).
+_SHAPE_LITERALS: tuple[str, ...] = ("-----BEGIN", "k_live_", "sk-", "github_pat_", "ghp_", "gho_", "ghu_", "ghs_")
+_SHAPE_LITERALS += ("ghr_", "xox", "AKIA", "ASIA", "AIza", "eyJ")
+
+
 def is_secret_key(key: object) -> bool:
     """True for keys whose values are credentials (``apiKey``, ``x-api-key``, ``Authorization``…)."""
-    if not isinstance(key, str):
-        return False
+    return isinstance(key, str) and _secret_key(key)
+
+
+@functools.lru_cache(maxsize=4096)  # a config repeats a few hundred keys thousands of times
+def _secret_key(key: str) -> bool:
     norm = re.sub(r"[-_ .]", "", key.lower())
     return norm.endswith(SECRET_KEY_SUFFIXES)
 
@@ -105,7 +114,7 @@ def masked(value: str, prefix: str = "") -> str:
 
 def find_token(text: str) -> tuple[TokenShape, re.Match[str]] | None:
     """The first known token shape in ``text`` (placeholders excluded), or None."""
-    if len(text) < 16:
+    if len(text) < 16 or not any(literal in text for literal in _SHAPE_LITERALS):
         return None
     for shape in TOKEN_SHAPES:
         match = shape.pattern.search(text)
@@ -178,12 +187,14 @@ def _walk(node: Any, path: DataPath) -> Iterator[tuple[DataPath, Any]]:
 
 def scan_document(doc: Document) -> list[Finding]:
     """Secrets in one document's raw data (spec and free-text metadata)."""
-    findings = []
+    findings: list[Finding] = []
     roots: list[tuple[DataPath, Any]] = [
         (("spec",), doc.spec),
         (("metadata", "description"), doc.metadata.description),
         (("metadata", "labels"), doc.metadata.labels),
     ]
+    if not any(_suspect(data, str(prefix[-1])) for prefix, data in roots):
+        return findings  # the common case, told without building a path per value
     for prefix, data in roots:
         for path, value in _walk(data, prefix):
             if not isinstance(value, str):
@@ -198,6 +209,15 @@ def scan_document(doc: Document) -> list[Finding]:
             if found is not None:
                 findings.append(found)
     return findings
+
+
+def _suspect(node: Any, key: str) -> bool:
+    """Whether a string in ``node`` (under ``key``, its nearest map key) is a finding of check_value."""
+    if isinstance(node, dict):
+        return any(_suspect(value, str(k)) for k, value in node.items())
+    if isinstance(node, list):
+        return any(_suspect(value, key) for value in node)
+    return isinstance(node, str) and check_value("", None, None, key=key, where="", value=node) is not None
 
 
 def _walk_nodes(node: yaml.Node, path: DataPath, key: object) -> Iterator[tuple[DataPath, object, yaml.ScalarNode]]:
@@ -249,15 +269,43 @@ def scan_text(file: str, text: str) -> list[Finding]:
     return findings
 
 
-def _text_files(root: Path) -> Iterator[Path]:
+def _text_files(root: Path) -> list[tuple[str, str]]:
+    """``(relative path, path)`` of every text file under ``root``, folder by folder (its files by
+    name, then its subfolders by name), with ``os.scandir``: no ``lstat`` or path object per file."""
     # Hidden folders (.git, .ci-deployer state) are not config; symlinks are not followed (the loader
     # refuses links out of the root, and reading /etc/shadow to scan it would be its own leak).
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not Path(folder, d).is_symlink())
-        for name in sorted(files):
-            path = Path(folder, name)
-            if path.suffix.lower() in TEXT_SUFFIXES and not path.is_symlink():
-                yield path
+    out: list[tuple[str, str]] = []
+
+    def walk(folder: str, rel: str) -> None:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            return
+        dirs = []
+        for entry in entries:
+            if _is_dir(entry):
+                if not entry.name.startswith(".") and not entry.is_symlink():
+                    dirs.append(entry)
+            elif not entry.is_symlink() and _suffix(entry.name) in TEXT_SUFFIXES:
+                out.append((rel + entry.name, entry.path))
+        for entry in dirs:
+            walk(entry.path, f"{rel}{entry.name}/")
+
+    walk(str(root), "")
+    return out
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _suffix(name: str) -> str:
+    """``PurePath(name).suffix.lower()``: a name's last dotted part, not for a leading dot (``.env``)."""
+    i = name.rfind(".")
+    return name[i:].lower() if 0 < i < len(name) - 1 else ""
 
 
 def _read_text(path: Path) -> str | None:
@@ -267,7 +315,9 @@ def _read_text(path: Path) -> str | None:
         if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_SCAN_BYTES:
             return None
         with path.open("rb") as handle:
-            data = handle.read(MAX_SCAN_BYTES + 1)  # it may have grown since stat
+            data = handle.read(info.st_size + 1)  # not MAX_SCAN_BYTES + 1: that much is allocated per file
+            if len(data) == info.st_size + 1:  # it grew since stat
+                data += handle.read(MAX_SCAN_BYTES + 1 - len(data))
     except OSError:
         return None
     if len(data) > MAX_SCAN_BYTES:
@@ -291,11 +341,10 @@ def scan_repo(
     if not other_files:
         text = _read_text(root / environments_file)
         return findings + (scan_yaml_text(environments_file, text) if text is not None else [])
-    for path in _text_files(root):
-        rel = path.relative_to(root).as_posix()
+    for rel, path in _text_files(root):
         if rel in scanned:
             continue
-        text = _read_text(path)
+        text = _read_text(Path(path))
         if text is None:
             continue
         if rel == environments_file:

@@ -331,3 +331,44 @@ def test_wrong_types_in_the_envelope(make_repo: MakeRepo) -> None:
         ("d.yaml", "E-DOC-KIND", 2),
     ]
     assert [d.key for d in repo.documents] == ["Tool/c"]
+
+
+def _walked(root: Path) -> list[tuple[str, bool]]:
+    """The candidate files as os.walk finds them (the loader's walk before it used os.scandir)."""
+    out = []
+    for folder, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        here = Path(folder)
+        for name in sorted(filenames):
+            if name.startswith(".") or not name.lower().endswith((".yaml", ".yml", ".json")):
+                continue
+            if here == root and name == "environments.yaml":
+                continue
+            out.append(((here / name).relative_to(root).as_posix(), (here / name).is_symlink()))
+    return out
+
+
+def test_candidate_files_are_os_walks_in_the_same_order(tmp_path: Path) -> None:
+    from ci_deployer.config.loader import candidate_entries
+
+    root = tmp_path / "cfg"
+    outside = tmp_path / "outside"
+    for folder in ("a/b", "a/B", "a-c", "Z", ".hidden/x", "a/.git", "e.yaml.d"):
+        (root / folder).mkdir(parents=True)
+    (outside / "deep").mkdir(parents=True)
+    for rel in (
+        "environments.yaml", "a/environments.yaml", "top.yaml", "Top.YML", "x.json", "notes.md", ".dot.yaml",
+        "a/b/one.yaml", "a/B/two.yml", "a-c/three.yaml", "Z/four.json", ".hidden/x/five.yaml", "a/.git/six.yaml",
+        "e.yaml.d/seven.yaml", "a/b/.eight.yaml",
+    ):  # fmt: skip
+        (root / rel).write_text("kind: Tool\n", encoding="utf-8")
+    (outside / "deep" / "far.yaml").write_text("kind: Tool\n", encoding="utf-8")
+    (root / "linked-folder").symlink_to(outside / "deep", target_is_directory=True)
+    (root / "a" / "linked.yaml").symlink_to(outside / "deep" / "far.yaml")
+    (root / "a" / "broken.yaml").symlink_to(outside / "missing.yaml")
+    (root / "folder.yaml").mkdir()  # a folder with a document's suffix is no file
+
+    found = [(rel, entry.is_symlink()) for rel, entry in candidate_entries(str(root))]
+    assert found == _walked(root)
+    assert ("a/linked.yaml", True) in found
+    assert not any(rel.startswith(("linked-folder/", ".hidden/", "a/.git/")) for rel, _ in found)

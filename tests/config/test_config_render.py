@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from ci_deployer.config import render as rendering
 from ci_deployer.config.loader import load_repo
-from ci_deployer.config.model import Reference, RenderedResource, SecretRef
+from ci_deployer.config.model import ConfigRepo, Document, Reference, RenderedResource, SecretRef
 from ci_deployer.config.render import logical_specs, render_env
 from ci_deployer.findings import Finding
 
@@ -455,3 +459,79 @@ metadata:
     _resources, findings = render(make_repo({"assistants/a.yaml": doc("Assistant", "a", spec)}))
     found = only(findings, "E-TEMPLATE-KEY")
     assert (found.path, found.line, found.json_path) == ("assistants/a.yaml", 7, "spec.metadata.${{ env.name }}")
+
+
+def _through_the_steps(repo: ConfigRepo, doc: Document, env: str) -> RenderedResource | None:
+    environment = repo.environments[env]
+    spec, problems = rendering._prepare(
+        doc, rendering.include_resolver(repo), rendering._engine(), rendering.template_context(environment)
+    )
+    assert problems == []
+    resource, problems = rendering._finish(doc, [], spec)
+    assert problems == []
+    return resource
+
+
+CORPUS = Path(__file__).parents[1] / "corpus"
+PLAIN_CONFIGS = [
+    Path(__file__).parents[2] / "examples" / "platform",
+    *sorted(p for p in CORPUS.iterdir() if (p / "environments.yaml").is_file()),
+]
+
+
+@pytest.mark.parametrize("root", PLAIN_CONFIGS, ids=lambda p: p.name)
+def test_a_plain_document_renders_as_the_steps_would(root: Path) -> None:
+    """plain_resource skips the rendering steps for documents they would not change: for every
+    document of the examples and the corpus it takes, the result is the steps' result."""
+    repo, _ = load_repo(root)
+    for env in repo.environments:
+        for doc in repo.documents:
+            plain = rendering.plain_resource(doc)
+            if plain is None or not doc.applies_to(env):
+                continue
+            stepped = _through_the_steps(repo, doc, env)
+            assert stepped is not None
+            assert json.dumps(plain.spec) == json.dumps(stepped.spec)  # same values, same key order
+            assert (plain.refs, plain.secrets, plain.documents, plain.files) == (
+                stepped.refs,
+                stepped.secrets,
+                stepped.documents,
+                stepped.files,
+            )
+
+
+def test_what_plain_resource_leaves_to_the_steps(make_repo: MakeRepo) -> None:
+    files = {
+        "tool.yaml": doc("Tool", "plain", "type: function\nfunction: {name: f, parameters: {type: object}}"),
+        "templated.yaml": doc("Tool", "templated", "type: function\nfunction: {name: '${{ env.name }}'}"),
+        "included.yaml": doc("Tool", "included", "type: function\nfunction: {name: f, description: {file: d.md}}"),
+        "literal.yaml": doc("Tool", "literal", "type: function\nfunction: {name: f, x: {$literal: {file: a}}}"),
+        "ref.yaml": doc("Assistant", "ref", "name: a\nmodel: {toolIds: [{ref: tool/plain}]}"),
+        "secret.yaml": doc("Tool", "secret", "type: function\nserver: {headers: {A: 'secrets://TOKEN'}}"),
+        "key.yaml": doc("Tool", "key", "type: function\nfunction: {name: f, '${{ env.name }}': 1}"),
+        "d.md": "text\n",
+    }
+    repo, _ = load_repo(make_repo(files))
+    taken = {d.slug for d in repo.documents if rendering.plain_resource(d) is not None}
+    assert taken == {"plain"}
+    plain = rendering.plain_resource(next(d for d in repo.documents if d.slug == "plain"))
+    assert plain is not None
+    assert plain.spec == {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+    assert plain.spec is not next(d for d in repo.documents if d.slug == "plain").spec  # a copy
+
+
+@pytest.mark.parametrize("root", PLAIN_CONFIGS, ids=lambda p: p.name)
+def test_logical_specs_of_plain_documents_are_the_resolved_specs(root: Path) -> None:
+    """logical_specs copies a spec with nothing to include or merge through JSON: the same value,
+    in the same key order, as resolving its includes and unwrapping would give."""
+    from ci_deployer.config._util import unwrap
+
+    repo, _ = load_repo(root)
+    for env in repo.environments:
+        specs = logical_specs(repo, env)
+        for doc in repo.documents:
+            if doc.key not in specs or doc.policies:
+                continue
+            resolved, problems = rendering.include_resolver(repo).resolve(doc)
+            assert problems == []
+            assert json.dumps(specs[doc.key]) == json.dumps(unwrap(resolved))

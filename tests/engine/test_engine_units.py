@@ -14,6 +14,8 @@ from ci_deployer.engine.canonical import (
     canonical_json,
     content_hash,
     drop_mirrored,
+    ids_to_refs,
+    sort_keys,
     strip_server_fields,
 )
 from ci_deployer.engine.diff import FieldChange, diff
@@ -254,3 +256,29 @@ def test_local_state_lock_keeps_two_applies_apart(tmp_path: Path) -> None:
         pass
     with backend.lock("dev"):  # released
         pass
+
+
+def test_canonical_live_is_the_steps_in_one_walk_and_tells_its_lookups() -> None:
+    masker = SecretMasker(b"k" * 32)
+    template = "Bearer secrets://ORDERS"
+    slots = {("server", "headers", "Authorization"): SecretSlot(template, ("ORDERS",), "Bearer tok-1")}
+    live = {
+        "name": "x",
+        "toolIds": ["id-2", "id-1", "free"],
+        "server": {"url": "https://h", "headers": {"Authorization": "Bearer tok-1", "X-Other": "plain"}},
+        "model": {"b": 1, "a": [{"d": "id-1", "c": None}]},
+    }
+    want = {"server": {"headers": {"X-Other": "plain"}}}
+    tokens = {"id-1": "ref:Tool/a", "id-2": "ref:Tool/b"}
+    lookups: dict[str, str | None] = {}
+    one_walk = masker.canonical_live(live, slots, want, tokens, lookups)
+    steps = sort_keys(masker.mask_live(ids_to_refs(live, tokens), slots, want))
+    assert one_walk == steps
+    assert list(one_walk) == sorted(one_walk) and list(one_walk["model"]) == ["a", "b"]
+    assert one_walk["toolIds"] == ["ref:Tool/b", "ref:Tool/a", "free"]
+    assert one_walk["server"]["headers"]["Authorization"] == template
+    # every string looked up, with what it found: tokens that agree on them give the same form
+    assert lookups["id-1"] == "ref:Tool/a" and lookups["free"] is None and lookups["x"] is None
+    agreeing = {**tokens, "id-9": "ref:Tool/z"}
+    assert masker.canonical_live(live, slots, want, agreeing) == one_walk
+    assert masker.canonical_live(live, slots, want, {**tokens, "free": "ref:Tool/c"}) != one_walk

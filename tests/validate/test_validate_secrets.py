@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,37 @@ def test_documents_are_not_scanned_twice_and_binaries_are_skipped(tmp_path: Path
     doc = make_doc("Tool", "t", {"apiKey": OPENAI}, file="tools/t.yaml")
     findings = secrets_scan.scan_repo(make_repo([doc], root=tmp_path))
     assert [(f.path, f.code) for f in findings] == [("tools/t.yaml", "E-SECRET-TOKEN")]
+
+
+def _walked(root: Path) -> list[str]:
+    """The text files the scan reads, as os.walk and pathlib find them (the scan before os.scandir)."""
+    out = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not Path(folder, d).is_symlink())
+        for name in sorted(files):
+            path = Path(folder, name)
+            if path.suffix.lower() in secrets_scan.TEXT_SUFFIXES and not path.is_symlink():
+                out.append(path.relative_to(root).as_posix())
+    return out
+
+
+def test_the_scan_reads_the_files_os_walk_finds_in_its_order(tmp_path: Path) -> None:
+    root = tmp_path / "cfg"
+    outside = tmp_path / "outside"
+    for folder in ("a/b", "a/B", "a-c", ".git/objects", "prompts", "x.md.d"):
+        (root / folder).mkdir(parents=True)
+    outside.mkdir()
+    for rel in (
+        "environments.yaml", ".env", "x.env", ".hidden.md", "..yaml", "trailing.", "NOTES.MD", "a/b/p.prompt",
+        "a/B/q.txt", "a-c/r.j2", ".git/objects/s.yaml", "prompts/t.liquid", "x.md.d/u.jinja", "v.png", "w.md.bak",
+    ):  # fmt: skip
+        (root / rel).write_text("text\n", encoding="utf-8")
+    (outside / "secret.md").write_text("text\n", encoding="utf-8")
+    (root / "linked-folder").symlink_to(outside, target_is_directory=True)
+    (root / "a" / "linked.md").symlink_to(outside / "secret.md")
+    (root / "a" / "broken.md").symlink_to(outside / "missing.md")
+
+    found = [rel for rel, _ in secrets_scan._text_files(root)]
+    assert found == _walked(root)
+    assert "..yaml" in found and ".env" not in found and "x.env" in found and ".hidden.md" in found
+    assert not any(rel.startswith(("linked-folder/", ".git/")) or rel.startswith("a/linked") for rel in found)
