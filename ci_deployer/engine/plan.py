@@ -893,7 +893,7 @@ class _Planner:
                     c.key,
                     c.id,
                     bool(c.blocked),
-                    sorted(format_path(f.path) for f in c.fields if f.secret != ROTATED),
+                    sorted(format_path(f.path) for f in c.fields if f.secret not in SENT_AGAIN),
                 ]
                 for c in self.changes
                 if c.action != "noop" and not c.rotation_only
@@ -902,26 +902,7 @@ class _Planner:
         text = canonical_json(hashed)
         if SECRET_MARK not in text and REDACTED not in text:  # no marker anywhere: hash_view changes nothing
             return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
-        return content_hash(
-            {
-                **scoped,
-                "env": self.env,
-                "org": self.environment.org,
-                "desired": {key: hash_view_of(want) for key, want in desired.items()},
-                "live": sorted(self.live_hashes),
-                "changes": [
-                    [
-                        c.action,
-                        c.key,
-                        c.id,
-                        bool(c.blocked),
-                        sorted(format_path(f.path) for f in c.fields if f.secret not in SENT_AGAIN),
-                    ]
-                    for c in self.changes
-                    if c.action != "noop" and not c.rotation_only
-                ],
-            }
-        )
+        return content_hash({**hashed, "desired": {key: hash_view_of(want) for key, want in desired.items()}})
 
     def snapshot_info(self) -> dict[str, Any] | None:
         if self.state is None:

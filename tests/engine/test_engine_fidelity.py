@@ -331,13 +331,32 @@ def test_without_an_hmac_key_a_differing_secret_header_is_sent_again_and_says_it
     monkeypatch.setenv("ORDERS_TOKEN", "orders-secret-value-123456")
     root = repo(tmp_path, served.url, {"tools/lookup.yaml": HEADER_TOOL})
     assert apply(capsys, root)[0] == 0
+    _, before = plan(capsys, root)
     edit_header_in_the_org(served, "Bearer typed-in-the-dashboard")
     _, data = plan(capsys, root)
+    assert data["hash"] == before["hash"]  # sent again, like a rotation: never a plan-changed refusal
     (change,) = data["changes"]
     assert change["fields"] == [{"path": "server.headers.Authorization", "op": "change", "secret": "live-differs"}]
     _, out, _ = cli(capsys, "plan", "--config", str(root), "--env", "prod")
     assert "differs in the org from the value here (rotated, or edited outside): sent again" in out
     assert "rotated outside git" not in out
+
+
+def test_a_secret_sent_again_beside_a_reviewed_edit_leaves_the_plan_hash_to_the_edit(
+    tmp_path: Path, served: Served, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORDERS_TOKEN", "orders-secret-value-123456")
+    root = repo(tmp_path, served.url, {"tools/lookup.yaml": HEADER_TOOL})
+    assert apply(capsys, root)[0] == 0
+    edit_header_in_the_org(served, "Bearer typed-in-the-dashboard")
+    edited = HEADER_TOOL.replace("function: {name: lookup_order}", "function: {name: lookup_order, description: Find}")
+    (root / "tools" / "lookup.yaml").write_text(edited, encoding="utf-8")
+    _, apply_job = plan(capsys, root)  # holds the secret: the header is sent again beside the edit
+    fields = {f["path"]: f.get("secret") for f in apply_job["changes"][0]["fields"]}
+    assert fields == {"function.description": None, "server.headers.Authorization": "live-differs"}
+    monkeypatch.delenv("ORDERS_TOKEN")
+    _, pr_job = plan(capsys, root)  # a PR job without the secret reviews the same change
+    assert pr_job["hash"] == apply_job["hash"]
 
 
 def test_a_byo_phone_number_bought_outside_is_routed_to_a_squad_by_slug(
