@@ -542,7 +542,8 @@ def _smoke_envs(
 ) -> list[Finding]:
     check = _Check(doc)
     for env, resources in rendered.items():
-        res = next((r for r in resources if r.kind == TOOL and r.slug == doc.slug), None)
+        # by file, not slug: a duplicate slug is reported once, not as the other document's smoke problems
+        res = next((r for r in resources if r.kind == TOOL and r.document.file == doc.file), None)
         if res is None:
             continue  # not in this env, or broken (reported by render)
         environment = repo.environments[env]

@@ -5,6 +5,7 @@ traceback — and the published JSON Schemas describe them for editors."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,18 @@ def test_smoke_on_a_tool_without_a_server_is_refused(repo: Path) -> None:
     [finding] = errors(repo, "dev")
     assert (finding.code, finding.line, finding.path) == ("E-SMOKE-NO-URL", 6, "tools/hang-up.yaml")
     assert finding.message == "this endCall tool has no server URL in dev to smoke-test"
+
+
+def test_a_duplicate_slug_is_one_finding_not_the_other_tools_smoke_problems(tmp_path: Path) -> None:
+    root = tmp_path / "platform"
+    shutil.copytree(Path(__file__).parents[2] / "examples" / "platform", root, ignore=shutil.ignore_patterns(".ci-*"))
+    # the example's lookup-order has smoke cases; a second document of the same slug, sorted first
+    # (the one a lookup by slug finds), is a tool with no server
+    (root / "tools" / "aa-copy.yaml").write_text(
+        "apiVersion: ci-deployer/v1\nkind: Tool\nmetadata: {name: lookup-order}\nspec: {type: endCall}\n",
+        encoding="utf-8",
+    )
+    assert [f.code for f in errors(root)] == ["E-DUP-SLUG"]
 
 
 def test_canary_protection_is_validated(repo: Path) -> None:
