@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from ci_deployer import __version__, logsafe, redact
@@ -103,18 +104,28 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     argv = sys.argv[1:] if argv is None else list(argv)
     fmt = _format_of(argv)
     source = os.environ if environ is None else environ
+    parsed: list[argparse.Namespace] = []
 
     def body() -> int:
         args = build_parser(argv).parse_args(argv)
+        parsed.append(args)
         settings = Settings.from_environ(source)
         return int(args._module.run(args, settings))
 
-    runner_temp = source.get("RUNNER_TEMP")
-    from pathlib import Path
+    def report(failure: Failure) -> None:
+        # Findings that stopped a command name files as `validate` does: relative to the workspace
+        # (annotations and editors resolve them there), not to the config root.
+        if failure.findings and parsed and "config" in vars(parsed[0]):
+            from ci_deployer.commands._common import config_dir
+            from ci_deployer.validate.report import relocate
 
-    return guarded(
-        body, lambda failure: report_failure(failure, fmt), crash_dir=Path(runner_temp) if runner_temp else None
-    )
+            workspace = Path(source.get("GITHUB_WORKSPACE") or ".")
+            located = [f for f in failure.findings if isinstance(f, Finding)]
+            failure.findings = relocate(located, config_dir(parsed[0]), workspace)
+        report_failure(failure, fmt)
+
+    runner_temp = source.get("RUNNER_TEMP")
+    return guarded(body, report, crash_dir=Path(runner_temp) if runner_temp else None)
 
 
 def tune_gc() -> None:

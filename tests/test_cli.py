@@ -83,3 +83,33 @@ def test_a_usage_error_with_format_json_is_the_documented_error_object() -> None
     error = json.loads(done.stdout)
     assert error["ok"] is False and error["failure_reason"] == "invalid-config"
     assert "--env" in error["error"]  # the first problem argparse meets: the required --env
+
+
+def test_findings_that_stop_plan_name_files_as_validate_does(tmp_path: object) -> None:
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    work = Path(str(tmp_path))
+    root = work / "platform"
+    examples = Path(__file__).parents[1] / "examples" / "platform"
+    shutil.copytree(examples, root, ignore=shutil.ignore_patterns(".ci-*"))
+    (root / "tools" / "aa-copy.yaml").write_text(
+        "apiVersion: ci-deployer/v1\nkind: Tool\nmetadata: {name: lookup-order}\nspec: {type: endCall}\n",
+        encoding="utf-8",
+    )
+    outputs = []
+    for argv in (["validate", "--config", "platform"], ["plan", "--config", "platform", "--env", "dev"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "ci_deployer", *argv, "--format", "github"],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 1
+        outputs.append(done.stdout + done.stderr)
+    for out in outputs:  # workspace-relative, as annotations need
+        assert "::error file=platform/tools/lookup-order.yaml,line=5,col=3,title=E-DUP-SLUG::" in out, out
