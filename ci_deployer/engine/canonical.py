@@ -294,29 +294,6 @@ class SecretMasker:
 
         return walk(payload, None)
 
-    def mask_live(self, payload: Any, slots: Mapping[Path, SecretSlot], desired: Any = None) -> Any:
-        """Live side: at a placeholder's path the value becomes the template unless it is known to
-        differ from what was sent (then a marker, which shows as drift); a value at any other secret
-        path stays only when it equals the desired literal there, else it becomes a marker."""
-
-        def walk(node: Any, want: Any, path: Path) -> Any:
-            if isinstance(node, dict):
-                within = want if isinstance(want, dict) else {}
-                return {key: walk(value, within.get(key), (*path, key)) for key, value in node.items()}
-            if isinstance(node, list):
-                items = want if isinstance(want, list) and len(want) == len(node) else [None] * len(node)
-                return [walk(value, items[index], (*path, index)) for index, value in enumerate(node)]
-            if not isinstance(node, str):
-                return node
-            slot = slots.get(path)
-            if slot is not None:
-                return slot.template if self.sent(node, slot) is not False else self.marker(node)
-            if is_secret_path(path) and not _is_marker(node) and "secrets://" not in node:
-                return node if isinstance(want, str) and want == node and not is_secret_key(path) else self.marker(node)
-            return node
-
-        return walk(payload, desired, ())
-
     def canonical_live(
         self,
         payload: Any,
@@ -325,10 +302,13 @@ class SecretMasker:
         tokens: Mapping[str, str] | None = None,
         lookups: dict[str, str | None] | None = None,
     ) -> Any:
-        """``sort_keys(mask_live(ids_to_refs(payload, tokens), slots, desired))`` in one walk: the
-        canonical form of a live object (strip its server fields first), built for every listed
-        resource of every plan and apply.  ``lookups`` receives every string looked up in
-        ``tokens`` and what it found: the result is the same for any ``tokens`` that agree on them."""
+        """The canonical form of a live object (strip its server fields first), built in one walk for
+        every listed resource of every plan and apply: keys sorted, ids found in ``tokens`` become
+        their ref tokens, and secrets are masked — at a placeholder's path the value becomes the
+        template unless it is known to differ from what was sent (then a marker, which shows as
+        drift); a value at any other secret path stays only when it equals the desired literal there,
+        else it becomes a marker.  ``lookups`` receives every string looked up in ``tokens`` and what
+        it found: the result is the same for any ``tokens`` that agree on them."""
         index = tokens or {}
 
         def walk(node: Any, want: Any, path: Path) -> Any:

@@ -15,7 +15,6 @@ from ci_deployer.engine.canonical import (
     content_hash,
     drop_mirrored,
     ids_to_refs,
-    sort_keys,
     strip_server_fields,
 )
 from ci_deployer.engine.diff import FieldChange, diff
@@ -67,14 +66,16 @@ def test_masker_matches_placeholder_without_storing_the_value() -> None:
     recorded = masker.hmac("Bearer s3cr3t-value")
     slots = {AUTH: SecretSlot(template, ("TOKEN",), None, recorded)}
     live = {"server": {"headers": {"Authorization": "Bearer s3cr3t-value", "X-Other": "plain"}}}
-    masked = masker.mask_live(live, slots)
+    masked = masker.canonical_live(live, slots)
     assert masked["server"]["headers"]["Authorization"] == template
     assert masked["server"]["headers"]["X-Other"].startswith("hmac:")  # not the config's literal: hidden
     assert (
-        masker.mask_live(live, slots, {"server": {"headers": {"X-Other": "plain"}}})["server"]["headers"]["X-Other"]
+        masker.canonical_live(live, slots, {"server": {"headers": {"X-Other": "plain"}}})["server"]["headers"][
+            "X-Other"
+        ]
         == "plain"
     )  # the config's own literal header value is config text
-    changed = masker.mask_live({"server": {"headers": {"Authorization": "Bearer rotated"}}}, slots)
+    changed = masker.canonical_live({"server": {"headers": {"Authorization": "Bearer rotated"}}}, slots)
     assert changed["server"]["headers"]["Authorization"].startswith("hmac:")
     assert "rotated" not in str(changed)
 
@@ -85,10 +86,10 @@ def test_without_a_key_the_masker_tells_only_what_it_can_see() -> None:
     live = {"server": {"headers": {"Authorization": "Bearer s3cr3t-value", "X-Other": "plain"}}}
     # the value resolved here is what live holds: the placeholder
     known = {AUTH: SecretSlot(template, ("TOKEN",), "Bearer s3cr3t-value", None)}
-    assert masker.mask_live(live, known)["server"]["headers"]["Authorization"] == template
+    assert masker.canonical_live(live, known)["server"]["headers"]["Authorization"] == template
     # nothing here can tell: the placeholder (no false drift), never the value
     unknown = {AUTH: SecretSlot(template, ("TOKEN",), None, None)}
-    masked = masker.mask_live(live, unknown)
+    masked = masker.canonical_live(live, unknown)
     assert masked["server"]["headers"]["Authorization"] == template
     assert masked["server"]["headers"]["X-Other"] == "secret:redacted"
     assert masker.hmac("x") is None
@@ -272,7 +273,7 @@ def test_canonical_live_is_the_steps_in_one_walk_and_tells_its_lookups() -> None
     tokens = {"id-1": "ref:Tool/a", "id-2": "ref:Tool/b"}
     lookups: dict[str, str | None] = {}
     one_walk = masker.canonical_live(live, slots, want, tokens, lookups)
-    steps = sort_keys(masker.mask_live(ids_to_refs(live, tokens), slots, want))
+    steps = masker.canonical_live(ids_to_refs(live, tokens), slots, want)  # ids mapped beforehand
     assert one_walk == steps
     assert list(one_walk) == sorted(one_walk) and list(one_walk["model"]) == ["a", "b"]
     assert one_walk["toolIds"] == ["ref:Tool/b", "ref:Tool/a", "free"]
