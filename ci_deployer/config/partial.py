@@ -124,6 +124,11 @@ class PartialLoader:
                     at = blob.find(word, at + 1)
         return [self._names[index] for index in sorted(hits)]
 
+    def written_names(self) -> set[str]:
+        """Every ``name: value`` written in the candidate files, read from their text (no parsing):
+        the slugs a did-you-mean can offer."""
+        return set(re.findall(r"name:\s*['\"]?([A-Za-z0-9_.-]+)", self._blob))
+
     def naming(self, words: Iterable[str]) -> dict[str, Document]:
         """Documents whose text names one of ``words``, directly or through a policy or an included
         file that does (a superset of the documents that reference them)."""
@@ -303,7 +308,7 @@ def refuse_undefined(loader: PartialLoader, missing: list[str]) -> None:
     or by ``--changed-since``, which sees the deletion."""
     if not missing:
         return
-    names = set(re.findall(r"name:\s*['\"]?([A-Za-z0-9_.-]+)", loader._blob))
+    names = loader.written_names()
     shown = ", ".join(f"{key}{did_you_mean(key.partition('/')[2], names)}" for key in missing)
     raise ConfigError(
         f"--only names no document of the config: {shown}",
