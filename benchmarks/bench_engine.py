@@ -10,12 +10,13 @@ floor; ≥ 20× faster than one request at a time.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _loopback import free_port, wait_for
 
 from ci_deployer.compose import DEFAULT_CONCURRENCY, open_session
 from ci_deployer.engine.operations import ApplyOptions, apply
@@ -51,26 +52,10 @@ def write_repo(root: Path, url: str) -> None:
         (root / f"doc-{n:04}.yaml").write_text("apiVersion: ci-deployer/v1\n" + body, encoding="utf-8")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait(port: int) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError("the emulator did not start")
-
-
 def main() -> int:
     # The emulator runs in its own process, as Vapi would be remote: its CPU does not compete with
     # the client's for one interpreter lock.
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [
             sys.executable,
@@ -93,7 +78,7 @@ def main() -> int:
         calls[0] += 1
 
     try:
-        _wait(port)
+        wait_for(port)
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp) / "config"
             write_repo(root, f"http://127.0.0.1:{port}")

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from _loopback import free_port, wait_for
 
 CONCURRENCY = 32  # ci_deployer.compose.DEFAULT_CONCURRENCY
 PAGE = 1000
@@ -171,22 +172,6 @@ def apply_floor(counts: dict[str, int], latency: float) -> float:
     return levels * latency + sum(counts.values()) * latency / CONCURRENCY
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError("the emulator did not start")
-
-
 def measure(n: int, url: str, tmp: Path, *, apply_big: bool) -> Size:
     root = tmp / f"repo-{n}"
     root.mkdir()
@@ -293,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "ci_deployer", "emulator", "serve", "--port", str(port)]
         + [f"--org=bench-{n}={token(n)}" for n in sizes]
@@ -302,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     results: list[Size] = []
     try:
-        _wait(port)
+        wait_for(port)
         with tempfile.TemporaryDirectory() as tmp:
             for n in sizes:
                 results.append(measure(n, f"http://127.0.0.1:{port}", Path(tmp), apply_big=not args.no_apply_big))
