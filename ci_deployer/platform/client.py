@@ -164,9 +164,20 @@ class VapiClient:
         self.max_concurrency = max_concurrency
         self.on_request = on_request
         pool = httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
+        # A plain-HTTP API root (the served emulator) never speaks TLS through this client: it sends
+        # only to that root and follows no redirects.  httpx would still load the CA bundle for it
+        # (~25 ms a process); a download from storage elsewhere gets a verifying client of its own
+        # (download_file).  An injected transport decides TLS itself.
+        self._plain = transport is None and self.base_url.startswith("http://")
         self._http = httpx.Client(
-            base_url=self.base_url, headers=headers, transport=transport, timeout=timeout, limits=pool
+            base_url=self.base_url,
+            headers=headers,
+            transport=transport,
+            timeout=timeout,
+            limits=pool,
+            verify=not self._plain,
         )
+        self._timeout = timeout
         self._calls = 0
         self._calls_lock = threading.Lock()
 
@@ -275,10 +286,11 @@ class VapiClient:
         request = self._http.build_request("GET", url.removeprefix(self.base_url) if own else url)
         if not own:
             request.headers.pop("Authorization", None)
+        storage = None if own or not self._plain else httpx.Client(timeout=self._timeout)  # verifies TLS
         chunks: list[bytes] = []
         try:
             with self.limiter.slot():
-                response = self._http.send(request, stream=True)
+                response = (storage or self._http).send(request, stream=True)
                 try:
                     if response.status_code != 200:
                         return None
@@ -292,6 +304,9 @@ class VapiClient:
                     response.close()
         except httpx.HTTPError:
             return None
+        finally:
+            if storage is not None:
+                storage.close()
         return b"".join(chunks)
 
     def files(self, purpose: str | None = None) -> builtins.list[dict[str, Any]]:

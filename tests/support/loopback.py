@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -117,12 +118,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 class LoopbackServer:
-    """Serves ``handler`` on 127.0.0.1 on a free port, in a background thread.  Use as a context manager."""
+    """Serves ``handler`` on 127.0.0.1 on a free port, in a background thread.  Use as a context manager.
 
-    def __init__(self, handler: Handler) -> None:
+    With ``tls`` (a server-side context holding its certificate), it serves HTTPS."""
+
+    def __init__(self, handler: Handler, *, tls: ssl.SSLContext | None = None) -> None:
         self._server = _Server(handler)
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.port: int = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls is not None else 'http'}://127.0.0.1:{self.port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="support-loopback", daemon=True
         )
