@@ -326,7 +326,8 @@ class ActionRun:
         if self._validation is None:
             from ci_deployer.validate import runner
 
-            self._validation = runner.run(self.root, [self.env] if self.env else None, None)
+            cache = compose.parse_cache(self.settings, self.root)
+            self._validation = runner.run(self.root, [self.env] if self.env else None, None, cache=cache)
         return self._validation
 
     def loaded(self) -> compose.LoadedConfig:
@@ -928,7 +929,10 @@ class ActionRun:
         artifact = self.artifact_name("test")
         self.post_comment(
             lambda marker: render.render_markdown(
-                report, marker=marker, run_url=self.settings.run_url, artifact_name=artifact,
+                report,
+                marker=marker,
+                run_url=self.settings.run_url,
+                artifact_name=artifact,
                 measure=markdown.comment_length,
             ),
             None,

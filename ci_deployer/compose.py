@@ -28,6 +28,7 @@ from ci_deployer.secrets.base import store_of
 from ci_deployer.settings import Settings
 
 if TYPE_CHECKING:
+    from ci_deployer.config.parsecache import ParseCache
     from ci_deployer.config.partial import FileChange
     from ci_deployer.engine.plan import Plan
     from ci_deployer.engine.scope import Scope
@@ -71,20 +72,30 @@ class LoadedConfig:
     findings: list[Finding] | None  # validation's findings (None: not validated here)
 
 
-def load_config(root: Path, env: str, *, validate: bool = True) -> LoadedConfig:
-    """Load, render and (with ``validate``) validate ``env`` of the config at ``root`` in one pass.
+def parse_cache(settings: Settings, root: Path) -> ParseCache | None:
+    """The cache of parsed files of the config at ``root`` (None: disabled, or no cache folder)."""
+    if settings.cache_dir is None:
+        return None
+    from ci_deployer.config.parsecache import ParseCache
+
+    return ParseCache.for_root(settings.cache_dir, root)
+
+
+def load_config(root: Path, env: str, *, validate: bool = True, cache: ParseCache | None = None) -> LoadedConfig:
+    """Load, render and (with ``validate``) validate ``env`` of the config at ``root`` in one pass
+    (files parsed through ``cache`` when given).
 
     Raises :class:`ValidationFailed` when the config has errors for ``env`` (before any API call)."""
     if validate:
         from ci_deployer.validate.runner import run
 
-        result = run(root, [env])
+        result = run(root, [env], cache=cache)
         if not result.ok or result.repo is None:
             raise ValidationFailed(result.findings, f"the config for {env} has errors; nothing was planned or applied")
         return LoadedConfig(result.repo, env, result.rendered.get(env, []), result.findings)
     from ci_deployer.config import render
 
-    repo = load_repo(root)
+    repo = load_repo(root, cache)
     environment_of(repo, env)
     resources, findings = render.render_env(repo, env)
     if any(f.level == "error" for f in findings):
@@ -92,11 +103,11 @@ def load_config(root: Path, env: str, *, validate: bool = True) -> LoadedConfig:
     return LoadedConfig(repo, env, resources, None)
 
 
-def load_repo(root: Path) -> ConfigRepo:
+def load_repo(root: Path, cache: ParseCache | None = None) -> ConfigRepo:
     """The config repository, or :class:`ValidationFailed` with the loader's findings."""
     from ci_deployer.config import loader
 
-    repo, findings = loader.load_repo(root)
+    repo, findings = loader.load_repo(root, cache)
     if any(f.level == "error" for f in findings):
         raise ValidationFailed(findings)
     return repo
@@ -361,7 +372,13 @@ def changed_files(root: Path, ref: str) -> list[FileChange]:
 
 
 def load_partial(
-    root: Path, env: str, partial: Partial, *, validate: bool = True, config: LoadedConfig | None = None
+    root: Path,
+    env: str,
+    partial: Partial,
+    *,
+    validate: bool = True,
+    config: LoadedConfig | None = None,
+    cache: ParseCache | None = None,
 ) -> tuple[LoadedConfig, Scope | None]:
     """The config a partial plan needs and its scope (``None``: a full plan, when environments.yaml
     changed).  Only the scoped documents, their neighbours and what they reference are parsed
@@ -385,7 +402,7 @@ def load_partial(
 
         seeds, gone, full = part.changed_keys(loader, changes, old_text)
         if full:
-            return (config or load_config(root, env, validate=validate)), None
+            return (config or load_config(root, env, validate=validate, cache=cache)), None
         selection = part.select(loader, env, seeds, gone, neighbours=True)
     else:
         keys = set(part.parse_only(partial.only))
@@ -438,10 +455,11 @@ def open_session(
     from ci_deployer.engine.model import from_rendered
 
     scope = None
+    cache = parse_cache(settings, root) if config is None else None
     if partial is not None and partial.asked:
-        loaded, scope = load_partial(root, env, partial, validate=validate, config=config)
+        loaded, scope = load_partial(root, env, partial, validate=validate, config=config, cache=cache)
     else:
-        loaded = config if config is not None else load_config(root, env, validate=validate)
+        loaded = config if config is not None else load_config(root, env, validate=validate, cache=cache)
     repo = loaded.repo
     environment = environment_of(repo, env)
     resolver = secret_resolver(settings, environment, on_secret)

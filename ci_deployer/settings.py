@@ -111,6 +111,7 @@ class Settings:
     pull_request: PullRequestRef | None = None
     dispatch_inputs: Mapping[str, str] = field(default_factory=dict)
     cloud: CloudCredentials = field(repr=False, default_factory=CloudCredentials)
+    cache_dir: Path | None = None  # parsed config files kept between runs (config/parsecache.py); None: off
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -149,6 +150,7 @@ class Settings:
             pull_request=pull_request_from_event(event_name, event),
             dispatch_inputs=dispatch,
             cloud=CloudCredentials.from_environ(environ),
+            cache_dir=cache_dir(environ),
         )
 
     @property
@@ -191,6 +193,20 @@ class Settings:
     def read_only_token(self) -> bool:
         """A fork PR's workflow token can write nothing (no comment, no status)."""
         return self.pull_request is not None and self.pull_request.from_fork
+
+
+def cache_dir(environ: Mapping[str, str]) -> Path | None:
+    """ci-deployer's cache folder: ``CI_DEPLOYER_CACHE_DIR`` (``off``: none), else
+    ``$XDG_CACHE_HOME/ci-deployer``, else ``~/.cache/ci-deployer`` (None without ``HOME``)."""
+    chosen = environ.get("CI_DEPLOYER_CACHE_DIR", "").strip()
+    if chosen.lower() == "off":
+        return None
+    if chosen:
+        return Path(chosen)
+    base = environ.get("XDG_CACHE_HOME", "").strip() or (
+        str(Path(environ["HOME"], ".cache")) if environ.get("HOME") else ""
+    )
+    return Path(base, "ci-deployer") if base else None
 
 
 def read_event(path: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -35,6 +36,19 @@ def _guarded_connect(self: socket.socket, address: Any) -> Any:
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cache_in_the_session_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The CLI subprocesses of the suite keep their parse cache (ci_deployer/config/parsecache.py)
+    in one folder of this session, not in the user's ~/.cache."""
+    saved = os.environ.get("CI_DEPLOYER_CACHE_DIR")
+    os.environ["CI_DEPLOYER_CACHE_DIR"] = str(tmp_path_factory.mktemp("ci-deployer-cache"))
+    yield
+    if saved is None:
+        os.environ.pop("CI_DEPLOYER_CACHE_DIR", None)
+    else:
+        os.environ["CI_DEPLOYER_CACHE_DIR"] = saved
 
 
 @pytest.fixture(autouse=True)

@@ -163,9 +163,7 @@ def print_result(result: ApplyResult, fmt: str, out_dir: Path, canary: CanaryOut
         sys.stdout.write(canary.summary() + "\n")
 
 
-def run_canary(
-    session: Session, settings: Settings, out_dir: Path, cancel: Any = None
-) -> CanaryOutcome:
+def run_canary(session: Session, settings: Settings, out_dir: Path, cancel: Any = None) -> CanaryOutcome:
     """The canary evals after an apply to a protected env (nothing for the others)."""
     from ci_deployer.behaviour.canary import after_apply
     from ci_deployer.behaviour.runner import TestOptions

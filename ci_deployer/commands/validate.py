@@ -50,7 +50,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     root: Path = _common.config_dir(args)
     envs = None if not args.env or "all" in args.env else list(args.env)
-    result = runner.run(root, envs, args.base)
+    from ci_deployer import compose
+
+    result = runner.run(root, envs, args.base, cache=compose.parse_cache(settings, root))
     if args.check_secrets and result.repo is not None:
         result.findings = report.sorted_findings([*result.findings, *_unresolved(result.repo, envs, settings)])
     findings = report.relocate(result.findings, root, settings.workspace)

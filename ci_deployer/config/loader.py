@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path as FsPath
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ci_deployer.config._util import did_you_mean, finding
 from ci_deployer.config.environments import API_VERSION, parse_environments
@@ -38,6 +39,9 @@ from ci_deployer.logsafe import has_controls
 from ci_deployer.paths import Path
 from ci_deployer.platform.kinds import DOCUMENT_KINDS, POLICY
 
+if TYPE_CHECKING:
+    from ci_deployer.config.parsecache import ParseCache
+
 ENVIRONMENTS_FILE = "environments.yaml"
 SUFFIXES = (".yaml", ".yml", ".json")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -46,8 +50,9 @@ TOP_KEYS = ("apiVersion", "kind", "metadata", "policies", "spec", "documents", "
 METADATA_KEYS = ("name", "previousNames", "description", "labels", "environments")
 
 
-def load_repo(root: FsPath) -> tuple[ConfigRepo, list[Finding]]:
-    """Read ``environments.yaml`` and every document under ``root``.
+def load_repo(root: FsPath, cache: ParseCache | None = None) -> tuple[ConfigRepo, list[Finding]]:
+    """Read ``environments.yaml`` and every document under ``root`` (documents parsed through
+    ``cache`` when given: :mod:`ci_deployer.config.parsecache`).
 
     Never raises for bad user input (every problem is a finding with file, line and hint); raises
     :class:`ConfigError` only when ``root`` or its ``environments.yaml`` is missing or unreadable.
@@ -70,10 +75,15 @@ def load_repo(root: FsPath) -> tuple[ConfigRepo, list[Finding]]:
     environments, defaults = _load_environments(env_path, findings)
     root_real = root.resolve()
     documents: list[Document] = []
+    parse = cache.parse if cache is not None else parse_text
     for rel, entry in candidate_entries(str(root)):
-        doc = _load_document(FsPath(entry.path), rel, root_real, environments, findings, symlink=entry.is_symlink())
+        doc = _load_document(
+            FsPath(entry.path), rel, root_real, environments, findings, symlink=entry.is_symlink(), parse=parse
+        )
         if doc is not None:
             documents.append(doc)
+    if cache is not None:
+        cache.save()
     _check_policy_names(documents, findings)
     return ConfigRepo(root=root, environments=environments, documents=documents, defaults=defaults), findings
 
@@ -140,6 +150,7 @@ def _load_document(
     findings: list[Finding],
     *,
     symlink: bool | None = None,
+    parse: Callable[..., Parsed] = parse_text,
 ) -> Document | None:
     # The walk never enters a symlinked folder, so only a symlinked file can lead out of the root:
     # one lstat per file (none when the walk's directory entry told) instead of resolving every path.
@@ -164,9 +175,9 @@ def _load_document(
     try:
         text = read_text(file, MAX_DOCUMENT_BYTES)
         # JSON include targets (parameter schemas) can be big: learn positions only for documents.
-        parsed = parse_text(text, json_file=is_json, positions=not is_json)
+        parsed = parse(text, json_file=is_json, positions=not is_json)
         if is_json and (_is_document(parsed.data) or _listed_documents(parsed.data)):
-            parsed = parse_text(text, json_file=True)
+            parsed = parse(text, json_file=True)
     except ParseProblem as problem:
         findings.append(_problem_finding(rel, problem))
         return None

@@ -99,15 +99,19 @@ def check_tests(
     title = f"{upstream_env.upper()} behavioural tests passed"
     if rollback_of_known_snapshot:
         return CheckItem(
-            "tests", title, "skip", f"rollback to a snapshot this env already ran: {upstream_env} not consulted",
+            "tests",
+            title,
+            "skip",
+            f"rollback to a snapshot this env already ran: {upstream_env} not consulted",
             blocking=False,
         )
     if not tests_defined:
         return CheckItem("tests", title, "skip", f"no tests defined for {upstream_env}", blocking=False)
     hint = f"run `ci-deployer test --env {upstream_env}` after applying this config to {upstream_env}"
     if read_error:
-        return CheckItem("tests", title, "fail", f"{upstream_env}'s test results cannot be read: {read_error}",
-                         hint=hint)
+        return CheckItem(
+            "tests", title, "fail", f"{upstream_env}'s test results cannot be read: {read_error}", hint=hint
+        )
     if logical_hash is None:
         return CheckItem("tests", title, "pending", "logical hash of this config not computed", hint=hint)
     if upstream_tests is None:

@@ -12,7 +12,7 @@ import contextlib
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ci_deployer.config.model import ConfigRepo, RenderedResource
 from ci_deployer.errors import ConfigError
@@ -21,6 +21,9 @@ from ci_deployer.paths import format_path
 from ci_deployer.platform import kinds
 from ci_deployer.validate import rules, secret_boundary, secrets_scan
 from ci_deployer.validate.report import sorted_findings
+
+if TYPE_CHECKING:
+    from ci_deployer.config.parsecache import ParseCache
 
 ENVIRONMENTS_FILE = "environments.yaml"
 
@@ -47,11 +50,11 @@ def validate_repo(root: Path, envs: list[str] | None = None, base: str | None = 
     return run(root, envs, base).findings
 
 
-def _load(root: Path) -> tuple[ConfigRepo | None, list[Finding]]:
+def _load(root: Path, cache: ParseCache | None = None) -> tuple[ConfigRepo | None, list[Finding]]:
     from ci_deployer.config import loader
 
     try:
-        return loader.load_repo(root)
+        return loader.load_repo(root, cache)
     except ConfigError as exc:
         path = Path(exc.path) if exc.path else Path(ENVIRONMENTS_FILE)
         if path.is_absolute() or path.parts[: len(root.parts)] == root.parts:
@@ -110,8 +113,11 @@ def _select_envs(repo: ConfigRepo, envs: list[str] | None) -> tuple[list[str], l
     return chosen, findings
 
 
-def run(root: Path, envs: list[str] | None = None, base: str | None = None) -> ValidationResult:
-    """Like :func:`validate_repo`, also returning the counts for the summary line."""
+def run(
+    root: Path, envs: list[str] | None = None, base: str | None = None, *, cache: ParseCache | None = None
+) -> ValidationResult:
+    """Like :func:`validate_repo`, also returning the counts for the summary line (files parsed
+    through ``cache`` when given)."""
     if not root.is_dir():
         missing = Finding(
             root.as_posix(),
@@ -123,7 +129,7 @@ def run(root: Path, envs: list[str] | None = None, base: str | None = None) -> V
             "pass --config DIR pointing at the folder holding environments.yaml",
         )
         return ValidationResult([missing])
-    repo, findings = _load(root)
+    repo, findings = _load(root, cache)
     return check(root, repo, findings, envs, base)
 
 

@@ -159,8 +159,14 @@ def test_promotion_hash_mismatch_refuses_but_rollback_skips_it() -> None:
 
 
 def test_upstream_tests_are_a_blocking_line_once_tests_are_defined() -> None:
-    record = {"kind": "test-results", "env": "uat", "logicalHash": LOGICAL, "ok": False, "run": "7",
-              "counts": {"passed": 0, "failed": 1, "errors": 0, "total": 1}}
+    record = {
+        "kind": "test-results",
+        "env": "uat",
+        "logicalHash": LOGICAL,
+        "ok": False,
+        "run": "7",
+        "counts": {"passed": 0, "failed": 1, "errors": 0, "total": 1},
+    }
     report = evaluate(prod(), inputs(tests_defined=True, upstream_tests=record))
     assert [i.id for i in report.refusing()] == ["tests"]
     report = evaluate(prod(), inputs(tests_defined=True, upstream_tests={**record, "ok": True}))

@@ -112,8 +112,7 @@ def test_promotion_equal_hash_passes() -> None:
     assert item.status == "pass"
     assert item.title == "UAT sign-off recorded"
     assert item.evidence == (
-        "logical hash sha256:111111111111 = uat's last complete apply "
-        "(uat applied abc1234def at 2026-11-28T10:00:00Z)"
+        "logical hash sha256:111111111111 = uat's last complete apply (uat applied abc1234def at 2026-11-28T10:00:00Z)"
     )
 
 
