@@ -129,11 +129,14 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
 
 def tune_gc() -> None:
-    """Collect cycles after 100,000 allocations instead of 700, and the oldest generation rarely: a
-    command builds big acyclic trees (YAML documents, listings, snapshots), and at the default
-    thresholds the collector walks them again and again — a quarter of a plan's time over 10,000
-    resources.  For processes that run one command (the console scripts); cycles are still collected."""
-    gc.set_threshold(100_000, 50, 100)
+    """Collect cycles after a million allocations instead of 700, and the older generations rarely.
+
+    A command builds big trees that live to its end (YAML documents, listings, snapshots), and each
+    young-generation collection walks every one of them made since the last: at the defaults that is a
+    third of a plan's CPU over 10,000 resources, and still a quarter at 100,000 (a plan of 10,000: 3.6 s
+    → 2.8 s CPU, peak RSS +6 MB; of 1,000: ~0.1 s less).  For processes that run one command (the
+    console scripts); cycles are still collected."""
+    gc.set_threshold(1_000_000, 50, 100)
 
 
 def entrypoint() -> None:
