@@ -1020,7 +1020,7 @@ def main(environ: Mapping[str, str], *, stdout: TextIO | None = None, services: 
 
 def entrypoint() -> None:
     """Console script ``ci-deployer-action``: the container's ENTRYPOINT."""
-    from ci_deployer.cli import tune_gc
+    from ci_deployer.cli import leave, tune_gc
 
     tune_gc()
-    raise SystemExit(main(os.environ, stdout=sys.stdout))
+    leave(main(os.environ, stdout=sys.stdout))

@@ -139,6 +139,19 @@ def tune_gc() -> None:
     gc.set_threshold(1_000_000, 50, 100)
 
 
+def leave(code: int) -> NoReturn:
+    """End the process with ``code``, sparing it the collector's passes at interpreter exit.
+
+    Python's finalisation collects cycles over every object still alive, several times: after a plan
+    of 1,000 resources that is ~80,000 objects and ~0.1 s of a ~0.5 s command, for memory the OS takes
+    back whole a moment later.  :func:`gc.freeze` moves them out of those passes.  What a collection
+    would still do at exit, finalise objects left in cycles, matters only for buffered files, and
+    ours are written in ``with`` blocks (the apply journal is fsync'd as it goes); ``atexit`` handlers
+    (logging, thread pools, temporary folders) run as always."""
+    gc.freeze()
+    raise SystemExit(code)
+
+
 def entrypoint() -> None:
     tune_gc()
-    raise SystemExit(main())
+    leave(main())
