@@ -271,11 +271,13 @@ class Emulator:
                 org = self._authenticate(headers, org_override)
                 org_name = org.name
                 status, payload = self._dispatch(org, method, path, query=query, headers=headers, raw=body)
-            if isinstance(payload, RawBody):
-                headers_out = [("Content-Type", payload.content_type), ("Content-Length", str(len(payload.data)))]
-                outcome = Outcome(status, payload.data, headers_out)
-            else:
-                outcome = _json_outcome(status, payload)
+                # Encoded under the lock: an answer may be the stored object itself (no copy), which
+                # a later write replaces but must not be seen half-way through.
+                if isinstance(payload, RawBody):
+                    headers_out = [("Content-Type", payload.content_type), ("Content-Length", str(len(payload.data)))]
+                    outcome = Outcome(status, payload.data, headers_out)
+                else:
+                    outcome = _json_outcome(status, payload)
         except HttpError as error:
             outcome = _json_outcome(error.status, error.body, list(error.headers.items()))
         dropped = active and faults.hit(faults.drop_rate)
@@ -338,7 +340,7 @@ class Emulator:
         if method == "GET" and collection.name == "eval-run":
             self._advance_run(org, resource_id)
         if method == "GET":
-            return 200, copy.deepcopy(self._get(org, collection, resource_id).obj)
+            return 200, self._get(org, collection, resource_id).obj
         if method == "PATCH" and collection.name not in ("eval-run", "chat"):
             return 200, self._patch(org, collection, resource_id, _json_body(raw), query=query)
         if method == "DELETE":
@@ -451,7 +453,7 @@ class Emulator:
             errors = reference_messages(kind, body, lambda k, i: self._exists(org, k, i))
         if errors:
             raise bad_request(errors)
-        return copy.deepcopy(self._insert(org, collection, body))
+        return self._insert(org, collection, body)  # answered as stored; encoded under the lock (handle)
 
     def _insert(
         self, org: Org, collection: Collection, body: dict[str, Any], *, resource_id: str | None = None
@@ -496,7 +498,7 @@ class Emulator:
         self._storage.put(org, collection.name, Record(obj, record.created_ms, now))
         if kind is not None and kind.name == "KnowledgeBase" and "name" in body:
             self._rename_kb_tool(org, obj)
-        return copy.deepcopy(obj)
+        return obj
 
     def _delete(self, org: Org, collection: Collection, resource_id: str) -> Any:
         record = self._get(org, collection, resource_id)

@@ -190,6 +190,7 @@ class Applier:
         self._lock = threading.Lock()
         self._kb_tools: dict[str, str] | None = None
         self._live_by_id: dict[tuple[str, str], dict[str, Any]] | None = None
+        self._unsaved: list[OpResult] | None = None  # the results of a batch not checkpointed yet
 
     # --- payloads ---------------------------------------------------------------------------------
 
@@ -330,8 +331,16 @@ class Applier:
         raise DeployerError(f"{result.action} {result.key} landed in org {landed}, not {self.expected_org}: {undone}")
 
     def _level_done(self, results: list[OpResult]) -> None:
-        if self.checkpoint is not None:
-            self.checkpoint(list(results))
+        """A batch of writes ended.  Its checkpoint is taken when the next batch starts: after the last
+        batch the apply's own snapshot follows at once, and a checkpoint would only write it twice."""
+        self._unsaved = list(results)
+
+    def _level_starts(self) -> None:
+        """Before a batch of writes: the checkpoint of those done so far (the journal made durable, the
+        state saved; see ``checkpoint``)."""
+        if self.checkpoint is not None and self._unsaved is not None:
+            unsaved, self._unsaved = self._unsaved, None
+            self.checkpoint(unsaved)
 
     def create(self, change: Change, deferred: list[Path] | None) -> OpResult:
         result = OpResult("create", change.kind, change.slug)
@@ -470,6 +479,7 @@ class Applier:
                     return [done, documents.sync_kb(self, docs, change, done.id)]
                 return [done]
 
+            self._level_starts()
             level_results = [r for rs in self.client.map(one, todo) for r in rs]
             for r in level_results:
                 results.append(r)
@@ -478,6 +488,7 @@ class Applier:
             self._level_done(results)
         patches = [(k, p) for k, p in sched.deferred.items() if k not in failed]
         if patches:
+            self._level_starts()
             for r in self.client.map(lambda item: self.patch_deferred(*item), patches):
                 results.append(r)
             self._level_done(results)
@@ -498,6 +509,7 @@ class Applier:
                     self._say(skipped)
                     results.append(skipped)
                 continue
+            self._level_starts()
             for r in self.client.map(self.delete, group):
                 results.append(r)
                 if r.status != "ok":
@@ -509,6 +521,7 @@ class Applier:
                 skip = "not attempted: the apply was interrupted"
             elif failed:
                 skip = "not attempted: earlier writes failed"
+            self._level_starts()
             results.extend(documents.delete_files(self, docs, skip=skip))
             self._level_done(results)
         if self.progress is not None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import builtins
 import contextvars
+import functools
 import json
 import logging
 import threading
@@ -41,6 +42,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlencode
+from urllib.request import getproxies
 
 import httpx
 
@@ -48,6 +50,7 @@ from ci_deployer import redact
 from ci_deployer.errors import ApiError, TransportError
 from ci_deployer.platform import paging
 from ci_deployer.platform.api_errors import api_error, parse_body
+from ci_deployer.platform.connections import LentConnections
 from ci_deployer.platform.kinds import KINDS, Kind
 from ci_deployer.platform.limiter import ConcurrencyLimiter
 from ci_deployer.platform.retry import RetryPolicy, is_retryable_status, parse_retry_after
@@ -169,10 +172,11 @@ class VapiClient:
         # (~25 ms a process); a download from storage elsewhere gets a verifying client of its own
         # (download_file).  An injected transport decides TLS itself.
         self._plain = transport is None and self.base_url.startswith("http://")
+        self._transport = transport if transport is not None else _own_transport(verify=not self._plain)
         self._http = httpx.Client(
             base_url=self.base_url,
             headers=headers,
-            transport=transport,
+            transport=self._transport,
             timeout=timeout,
             limits=pool,
             verify=not self._plain,
@@ -437,17 +441,18 @@ class VapiClient:
             idempotent = method != "POST"
         target = path + ("?" + urlencode(params) if params else "")
         content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode() if body is not None else None
-        request_headers = {"Content-Type": "application/json"} if content is not None else None
+        if files is None:
+            request = self._request(method, target, content)
+            request_body = content
+        else:
+            request = self._http.build_request(method, path, params=params, files=files, data=data)
+            request_body = request.read()  # multipart: the bytes sent (and now re-sendable)
         maybe_acted = False  # an earlier attempt may have reached the server and done the write
         policy = self.retry
         attempt = 0
         while True:
             attempt += 1
             last = attempt >= policy.max_attempts
-            request = self._http.build_request(
-                method, path, content=content, headers=request_headers, params=params, files=files, data=data
-            )
-            request_body = content if files is None else request.read()  # multipart: the bytes sent
             answer, failure = self._send(request, target, request_body, attempt)
             if failure is not None:
                 not_sent = isinstance(failure, _NOT_SENT)
@@ -487,6 +492,50 @@ class VapiClient:
             log.info("%s %s → %d; retry %d in %.2fs", method, target, status, attempt + 1, delay)
             policy.sleep(delay)
 
+    def _request(self, method: str, target: str, content: bytes | None) -> httpx.Request:
+        """The request ``self._http.build_request(method, path, params=…, content=…)`` builds, made
+        once per call (its attempts send it again: its body is bytes) and for less: one URL parse
+        instead of a merge with the base URL, the client's headers copied as they are, no cookies
+        (see :meth:`_exchange`)."""
+        return httpx.Request(
+            method,
+            self.base_url + target,
+            headers=self._headers_with_body if content is not None else self._http.headers,
+            content=content,
+            extensions=self._extensions,
+        )
+
+    @functools.cached_property
+    def _headers_with_body(self) -> httpx.Headers:
+        headers = self._http.headers.copy()
+        headers["Content-Type"] = "application/json"
+        return headers
+
+    @functools.cached_property
+    def _extensions(self) -> dict[str, Any]:
+        return {"timeout": self._http.timeout.as_dict()}
+
+    def _exchange(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` and read the answer.
+
+        With one transport for every URL (an injected one, or the client's own connections: no
+        proxy), the request goes straight to it: :meth:`httpx.Client.send` would only add a cookie
+        jar fed from every answer (the API authenticates by bearer token; a cookie it sets is not
+        sent back), event hooks and redirects (none here) and a log line.  Through a proxy, httpx
+        routes it.
+        """
+        if self._transport is None:
+            return self._http.send(request)
+        if self._http.is_closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        response = self._transport.handle_request(request)
+        try:
+            response.read()
+        except BaseException:
+            response.close()
+            raise
+        return response
+
     def _send(
         self, request: httpx.Request, target: str, request_body: bytes | None, attempt: int
     ) -> tuple[_Answer | None, httpx.TransportError | None]:
@@ -497,7 +546,7 @@ class VapiClient:
         failure: httpx.TransportError | None = None
         with self.limiter.slot() as slot:
             try:
-                response = self._http.send(request)
+                response = self._exchange(request)
                 answer = _Answer(response.status_code, response.content, response.headers)
             except httpx.TransportError as exc:
                 failure = exc
@@ -523,6 +572,15 @@ class VapiClient:
                 )
             )
         return answer, failure
+
+
+def _own_transport(*, verify: bool) -> httpx.BaseTransport | None:
+    """The client's connections (:mod:`ci_deployer.platform.connections`), unless a proxy is
+    configured (``HTTPS_PROXY``, ``ALL_PROXY``, …, read as httpx reads them): httpx routes to the
+    proxy only with its own transports (``None`` leaves them to it)."""
+    if getproxies():
+        return None
+    return LentConnections(verify=verify)
 
 
 def _item_path(kind: Kind, id: str) -> str:
