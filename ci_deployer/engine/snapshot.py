@@ -48,23 +48,25 @@ class SnapshotRecord:
         self.slug = slug
         self.id = id
         self._body: _Body | None = (payload, desired, secret_refs if secret_refs is not None else {}, hash)
-        self._text: tuple[str, str] | None = None  # (the record's JSON text, the file) until decoded
+        self._text: tuple[str, str] | None = None  # (the JSON text of its members, the file): until decoded
 
     @classmethod
-    def _undecoded(cls, kind: str, slug: str, id: str, text: str, source: str) -> SnapshotRecord:
+    def _undecoded(cls, kind: str, slug: str, id: str, members: str, source: str) -> SnapshotRecord:
+        """A record whose body is decoded on first use from ``members``, the JSON text between its
+        braces (read from the file ``source``)."""
         rec = cls.__new__(cls)
         rec.kind, rec.slug, rec.id = kind, slug, id
         rec._body = None
-        rec._text = (text, source)
+        rec._text = (members, source)
         return rec
 
     def _decoded(self) -> _Body:
         body = self._body
         if body is None:
             assert self._text is not None
-            text, source = self._text
+            members, source = self._text
             try:
-                body = self._body = _body_of(json.loads(text))
+                body = self._body = _body_of(json.loads("{" + members + "}"))
             except ValueError as exc:
                 raise StateError(
                     f"cannot read snapshot {source}: {self.key}: {exc}", hint="restore it from the apply's artifacts"
@@ -155,24 +157,26 @@ class Snapshot:
 
     # -- indexed lookups (speed: plan and apply look records up per resource) ------------------------
     # Built on first use and rebuilt when ``resources`` was replaced or grew; the first record of a
-    # (kind, slug) wins, as the linear scan it replaces did.
+    # (kind, slug) wins, as the linear scan it replaces did (for ``ids``, the last, as its dict did).
 
-    def _index(self) -> dict[tuple[str, str], SnapshotRecord]:
+    def _index(self) -> tuple[dict[tuple[str, str], SnapshotRecord], dict[str, dict[str, str]]]:
         cached = self.__dict__.get("_by_key")
         if cached is None or cached[0] is not self.resources or cached[1] != len(self.resources):
             index: dict[tuple[str, str], SnapshotRecord] = {}
+            ids: dict[str, dict[str, str]] = {}
             for rec in self.resources:
                 index.setdefault((rec.kind, rec.slug), rec)
-            cached = (self.resources, len(self.resources), index)
+                ids.setdefault(rec.kind, {})[rec.slug] = rec.id
+            cached = (self.resources, len(self.resources), (index, ids))
             self.__dict__["_by_key"] = cached
         return cached[2]
 
     def record(self, kind: str, slug: str) -> SnapshotRecord | None:
-        return self._index().get((kind, slug))
+        return self._index()[0].get((kind, slug))
 
     def ids(self, kind: str) -> dict[str, str]:
         """slug → id of ``kind``."""
-        return {r.slug: r.id for r in self.resources if r.kind == kind}
+        return dict(self._index()[1].get(kind, {}))
 
     # -- end of the indexed lookups --------------------------------------------------------------------
 
@@ -295,8 +299,8 @@ def parse(text: str, source: str = "snapshot") -> Snapshot:
     and id are read from its first lines and the rest is decoded on first use
     (:class:`SnapshotRecord`); any other JSON text (reformatted by hand or by a tool) is decoded whole."""
     start = text.find(_RESOURCES) if text.startswith(_LAYOUT) else -1
-    end = text.find(_END, start)
-    if start < 0 or end < 0:
+    end = text.find(_END, start) if start >= 0 else -1  # the first: a backup's unmanaged list ends alike
+    if end < 0:
         return Snapshot.from_dict(json.loads(text), source=source)
     top = json.loads(f'{text[:start]}\n  "resources": []{text[end + len(_END) :]}')
     snapshot = Snapshot.from_dict(top, source=source)
@@ -306,9 +310,9 @@ def parse(text: str, source: str = "snapshot") -> Snapshot:
     for piece in text[start + len(_RESOURCES) : end].split(_BETWEEN):
         head = _HEAD.match(piece)
         if head is None:  # escapes in its kind, slug or id, or its keys in another order
-            records.append(SnapshotRecord.from_dict(json.loads("{" + piece + "\n    }")))
+            records.append(SnapshotRecord.from_dict(json.loads("{" + piece + "}")))
         else:
             kind, slug, rid = head.groups()
-            records.append(SnapshotRecord._undecoded(kind, slug, rid, "{" + piece + "\n    }", source))
+            records.append(SnapshotRecord._undecoded(kind, slug, rid, piece, source))
     snapshot.resources = records
     return snapshot
