@@ -32,7 +32,7 @@ class SnapshotRecord:
     10,000-resource env needs every id but the payloads of a handful, and decoding them all was most
     of its cost.  The decoded body is never replaced, so threads may share a record."""
 
-    __slots__ = ("_body", "_text", "id", "kind", "slug")
+    __slots__ = ("_body", "_members", "_source", "id", "kind", "slug")
 
     def __init__(  # noqa: PLR0917 - the positional signature the dataclass it was had
         self,
@@ -48,7 +48,8 @@ class SnapshotRecord:
         self.slug = slug
         self.id = id
         self._body: _Body | None = (payload, desired, secret_refs if secret_refs is not None else {}, hash)
-        self._text: tuple[str, str] | None = None  # (the JSON text of its members, the file): until decoded
+        self._members = ""  # undecoded: the JSON text of its members (between its braces) …
+        self._source = ""  # … read from this file
 
     @classmethod
     def _undecoded(cls, kind: str, slug: str, id: str, members: str, source: str) -> SnapshotRecord:
@@ -57,19 +58,19 @@ class SnapshotRecord:
         rec = cls.__new__(cls)
         rec.kind, rec.slug, rec.id = kind, slug, id
         rec._body = None
-        rec._text = (members, source)
+        rec._members = members
+        rec._source = source
         return rec
 
     def _decoded(self) -> _Body:
         body = self._body
         if body is None:
-            assert self._text is not None
-            members, source = self._text
             try:
-                body = self._body = _body_of(json.loads("{" + members + "}"))
+                body = self._body = _body_of(json.loads("{" + self._members + "}"))
             except ValueError as exc:
                 raise StateError(
-                    f"cannot read snapshot {source}: {self.key}: {exc}", hint="restore it from the apply's artifacts"
+                    f"cannot read snapshot {self._source}: {self.key}: {exc}",
+                    hint="restore it from the apply's artifacts",
                 ) from None
         return body
 
