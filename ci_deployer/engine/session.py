@@ -212,12 +212,13 @@ def read_scoped(
     org (a copy carrying the same label); the full plan of ``apply`` sees it, and a protected env
     refuses a reviewed partial plan when anything outside its scope would change.
     """
-    kinds = {r.kind for r in resources} | {k.partition("/")[0] for k in scope.keys}
+    kinds = ({r.kind for r in resources} | {k.partition("/")[0] for k in scope.keys}) & set(KINDS)
     if "KnowledgeBase" in kinds:
         kinds.add("Tool")  # a base's generated search tool is a tool
-    deletes = not scope.keys <= {r.key for r in resources}
+    wanted = {r.key for r in resources}
+    deletes = any(key not in wanted and key.partition("/")[0] in KINDS for key in scope.keys)
     reads: list[tuple[str, str | None]] = []  # (kind, id to GET), or (kind, None): list the kind
-    for kind in sorted(kinds & set(KINDS)):
+    for kind in sorted(kinds):
         ids = None
         if not deletes and not (kind == "Tool" and "KnowledgeBase" in kinds):
             ids = _recorded_ids(kind, [r for r in resources if r.kind == kind], state, journaled)

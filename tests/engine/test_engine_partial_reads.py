@@ -134,6 +134,9 @@ def test_a_scope_that_deletes_lists_its_kinds(applied: Path, org: Org) -> None:
     assert by_id == listed
     assert lists(gets) == {"/eval", "/tool"}
     assert [(c["action"], c["key"]) for c in _writes(by_id)] == [("delete", "Eval/order-status")]
+    # a policy is no API resource: one gone from the scope is not a delete of the org's
+    by_id, listed, gets = both(org, applied, {"Policy/gone", "Tool/lookup-order"})
+    assert by_id == listed and lists(gets) == set()
 
 
 def _writes(plan: dict[str, Any]) -> list[dict[str, Any]]:
