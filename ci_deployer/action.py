@@ -1016,7 +1016,7 @@ def main(environ: Mapping[str, str], *, stdout: TextIO | None = None, services: 
 
 def entrypoint() -> None:
     """Console script ``ci-deployer-action``: the container's ENTRYPOINT."""
-    from ci_deployer.cli import tune_gc
+    from ci_deployer.cli import finish, tune_gc
 
     tune_gc()
-    raise SystemExit(main(os.environ, stdout=sys.stdout))
+    finish(main(os.environ, stdout=sys.stdout))

@@ -136,6 +136,16 @@ def tune_gc() -> None:
     gc.set_threshold(100_000, 50, 100)
 
 
+def finish(code: int) -> NoReturn:
+    """End a console script's process with ``code``, its objects frozen first (``gc.freeze``): the
+    interpreter's last collection at exit would walk every one of them (0.04–0.06 s of CPU for any
+    command, a tenth of a partial plan's) only to free memory the process is returning anyway.
+    Nothing of ci-deployer relies on a finalizer that collection would run (files are closed by
+    ``with``, clients explicitly; the standard streams are flushed at exit all the same)."""
+    gc.freeze()
+    raise SystemExit(code)
+
+
 def entrypoint() -> None:
     tune_gc()
-    raise SystemExit(main())
+    finish(main())
