@@ -2,7 +2,9 @@
 ``--only`` and ``--changed-since`` plan a document and its neighbours (a rename, a deleted document
 and an edited prompt include are picked up); a partial plan's hash is not the full plan's, and a
 protected apply refuses a reviewed partial plan when something outside its scope would change.
-And one load per command: every config file is read once by plan and by apply."""
+A partial plan reads its documents by the ids the state recorded (no listing), shows drift, and
+lists a kind when a GET answers 404 or a document has no recorded id.  And one load per command:
+every config file is read once by plan and by apply."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from ci_deployer.emulator import Emulator, serve
@@ -56,6 +59,19 @@ spec:
 class World:
     root: Path  # the git work tree
     url: str
+    emulator: Emulator
+
+    def gets(self, since: int, org: str = "pt-dev") -> list[str]:
+        """The GETs ``org`` answered since request ``since`` of the emulator's log, with their status."""
+        log = self.emulator.request_log[since:]
+        return [f"{r.path} {r.status}" for r in log if r.org == org and r.method == "GET"]
+
+    def in_org(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """A dashboard edit in the dev org, over HTTP."""
+        headers = {"Authorization": f"Bearer {DEV_TOKEN}"}
+        answer = httpx.request(method, self.url + path, json=body, headers=headers, timeout=30)
+        answer.raise_for_status()
+        return answer.json()
 
     @property
     def config(self) -> Path:
@@ -103,7 +119,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     emulator.add_org("pt-dev", DEV_TOKEN)
     emulator.add_org("pt-prod", PROD_TOKEN)
     with serve(emulator) as server:
-        w = World(tmp_path / "repo", server.url)
+        w = World(tmp_path / "repo", server.url, emulator)
         w.root.mkdir()
         git(w.root, "init", "-q", "-b", "main")
         (w.root / ".gitignore").write_text(".ci-deployer/\n", encoding="utf-8")
@@ -167,6 +183,57 @@ def test_a_one_document_change_plans_it_and_its_neighbours(world: World) -> None
     full = world.plan("dev")
     assert keys(full, writes=True) == {"Tool/tool-1"}
     assert full["scope"] is None and full["hash"] != plan["hash"]
+
+
+def test_a_partial_plan_reads_its_documents_by_their_recorded_ids(world: World) -> None:
+    world.write("prompts/agent-b.md", "You are agent b. Be brief.\n")
+    world.commit("edit agent-b's prompt")
+    seen = len(world.emulator.request_log)
+    plan = world.plan("dev", "--changed-since", "HEAD~1")
+    assert set(plan["scope"]["keys"]) == {"Assistant/agent-b", "Tool/tool-3"}
+    assert keys(plan, writes=True) == {"Assistant/agent-b"}
+    ids = {c["key"]: c["id"] for c in _records(world, "dev")}
+    # agent-b and the tool it references, one GET each by the id the state recorded: no listing
+    assert sorted(world.gets(seen)) == sorted(
+        [f"/assistant/{ids['Assistant/agent-b']} 200", f"/tool/{ids['Tool/tool-3']} 200"]
+    )
+
+
+def test_a_partial_plan_shows_drift_and_plans_again_what_was_deleted_in_the_org(world: World) -> None:
+    ids = {c["key"]: c["id"] for c in _records(world, "dev")}
+    world.in_org("PATCH", f"/tool/{ids['Tool/tool-1']}", {"function": {"name": "lookup_1", "description": "Edited"}})
+    world.in_org("DELETE", f"/tool/{ids['Tool/tool-4']}")
+    seen = len(world.emulator.request_log)
+    plan = world.plan("dev", "--only", "tool/tool-1,tool/tool-4")
+    assert [(d["slug"], [f["path"] for f in d["fields"]], d.get("missing", False)) for d in plan["drift"]] == [
+        ("tool-1", ["function.description"], False),
+        ("tool-4", [], True),
+    ]
+    assert {f"{c['kind']}/{c['slug']}": c["action"] for c in plan["changes"]} == {
+        "Tool/tool-1": "noop",
+        "Tool/tool-4": "create",
+    }
+    gets = world.gets(seen)
+    assert f"/tool/{ids['Tool/tool-4']} 404" in gets  # gone: tools are listed instead
+    assert any(get.startswith("/tool 200") for get in gets)
+    full = world.plan("dev")  # lists every kind: the same changes and drift for these two
+    assert [c for c in full["changes"] if c["slug"] in ("tool-1", "tool-4")] == plan["changes"]
+    assert full["drift"] == plan["drift"]
+
+
+def test_a_document_with_no_recorded_id_lists_its_kind(world: World) -> None:
+    world.in_org("POST", "/tool", {"type": "function", "function": {"name": "lookup_5", "description": "Tool 5"}})
+    world.write("tools/tool-5.yaml", TOOL.format(slug="tool-5", name="lookup_5", description="Tool 5"))
+    seen = len(world.emulator.request_log)
+    plan = world.plan("dev", "--only", "tool/tool-5", "--adopt")
+    assert [(c["action"], c["slug"]) for c in plan["changes"]] == [("adopt", "tool-5")]  # found by its name
+    assert world.gets(seen) == ["/tool 200"]  # listed (one page): no id to read it by
+
+
+def _records(world: World, env: str) -> list[dict[str, Any]]:
+    state = world.config / ".ci-deployer" / "state" / env / "snapshot.json"
+    data = json.loads(state.read_text(encoding="utf-8"))
+    return [{**r, "key": f"{r['kind']}/{r['slug']}"} for r in data["resources"]]
 
 
 def test_an_edited_prompt_include_a_rename_and_a_deleted_document_are_picked_up(world: World) -> None:

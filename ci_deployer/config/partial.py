@@ -90,6 +90,7 @@ class PartialLoader:
             pieces.append(self.texts[rel])
             at += len(self.texts[rel]) + 1
         self._blob = "\0".join(pieces)
+        self._mentions: dict[str, list[int]] = {}  # word → the files naming it (by index)
         self._docs: dict[str, Document | None] = {}
 
     def preload(self, documents: Iterable[Document]) -> None:
@@ -107,22 +108,29 @@ class PartialLoader:
 
     def mentioning(self, words: Iterable[str]) -> list[str]:
         """The files whose text names one of ``words`` as a whole word (in the loader's order)."""
-        blob, starts = self._blob, self._starts
         hits: set[int] = set()
         for word in {w for w in words if w}:
-            # str.find per word, not one regex of alternatives: a lookbehind before an alternation
-            # makes the regex engine try every position of the blob (megabytes at 10,000 files).
-            at = blob.find(word)
-            while at >= 0:
-                end = at + len(word)
-                if (at == 0 or blob[at - 1] not in _WORD) and (end == len(blob) or blob[end] not in _WORD):
-                    index = bisect.bisect_right(starts, at) - 1
-                    hits.add(index)
-                    # the next file: this one is found
-                    at = blob.find(word, starts[index + 1]) if index + 1 < len(starts) else -1
-                else:
-                    at = blob.find(word, at + 1)
+            if word not in self._mentions:  # a slug is looked for again as the scope grows
+                self._mentions[word] = self._files_naming(word)
+            hits.update(self._mentions[word])
         return [self._names[index] for index in sorted(hits)]
+
+    def _files_naming(self, word: str) -> list[int]:
+        # str.find per word, not one regex of alternatives: a lookbehind before an alternation
+        # makes the regex engine try every position of the blob (megabytes at 10,000 files).
+        blob, starts = self._blob, self._starts
+        hits: list[int] = []
+        at = blob.find(word)
+        while at >= 0:
+            end = at + len(word)
+            if (at == 0 or blob[at - 1] not in _WORD) and (end == len(blob) or blob[end] not in _WORD):
+                index = bisect.bisect_right(starts, at) - 1
+                hits.append(index)
+                # the next file: this one is found
+                at = blob.find(word, starts[index + 1]) if index + 1 < len(starts) else -1
+            else:
+                at = blob.find(word, at + 1)
+        return hits
 
     def written_names(self) -> set[str]:
         """Every ``name: value`` written in the candidate files, read from their text (no parsing):

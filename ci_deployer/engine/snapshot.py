@@ -8,6 +8,7 @@ refs and an HMAC of the value sent.  Partial snapshots (an apply that failed mid
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
@@ -19,21 +20,90 @@ from ci_deployer.errors import StateError
 FORMAT_VERSION = 1
 
 
-@dataclass
-class SnapshotRecord:
-    """One managed resource in a snapshot."""
+# payload, desired, secret refs, hash: what a record holds besides its kind, slug and id
+_Body = tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, Any]], str]
 
-    kind: str
-    slug: str
-    id: str
-    payload: dict[str, Any]  # canonical response: ref tokens, placeholders, markers
-    desired: dict[str, Any]  # canonical desired as applied
-    secret_refs: dict[str, dict[str, Any]] = field(default_factory=dict)  # "a.b[0]" → {ref, refs, hmac}
-    hash: str = ""
+
+class SnapshotRecord:
+    """One managed resource in a snapshot.
+
+    ``kind``, ``slug`` and ``id`` are plain attributes.  A record read from a snapshot file
+    (:func:`load`) keeps the rest as its JSON text and decodes it on first use: a partial plan of a
+    10,000-resource env needs every id but the payloads of a handful, and decoding them all was most
+    of its cost.  The decoded body is never replaced, so threads may share a record."""
+
+    __slots__ = ("_body", "_members", "_source", "id", "kind", "slug")
+
+    def __init__(  # noqa: PLR0917 - the positional signature the dataclass it was had
+        self,
+        kind: str,
+        slug: str,
+        id: str,
+        payload: dict[str, Any],  # canonical response: ref tokens, placeholders, markers
+        desired: dict[str, Any],  # canonical desired as applied
+        secret_refs: dict[str, dict[str, Any]] | None = None,  # "a.b[0]" → {ref, refs, hmac}
+        hash: str = "",
+    ) -> None:
+        self.kind = kind
+        self.slug = slug
+        self.id = id
+        self._body: _Body | None = (payload, desired, secret_refs if secret_refs is not None else {}, hash)
+        self._members = ""  # undecoded: the JSON text of its members (between its braces) …
+        self._source = ""  # … read from this file
+
+    @classmethod
+    def _undecoded(cls, kind: str, slug: str, id: str, members: str, source: str) -> SnapshotRecord:
+        """A record whose body is decoded on first use from ``members``, the JSON text between its
+        braces (read from the file ``source``)."""
+        rec = cls.__new__(cls)
+        rec.kind, rec.slug, rec.id = kind, slug, id
+        rec._body = None
+        rec._members = members
+        rec._source = source
+        return rec
+
+    def _decoded(self) -> _Body:
+        body = self._body
+        if body is None:
+            try:
+                body = self._body = _body_of(json.loads("{" + self._members + "}"))
+            except ValueError as exc:
+                raise StateError(
+                    f"cannot read snapshot {self._source}: {self.key}: {exc}",
+                    hint="restore it from the apply's artifacts",
+                ) from None
+        return body
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return self._decoded()[0]
+
+    @property
+    def desired(self) -> dict[str, Any]:
+        return self._decoded()[1]
+
+    @property
+    def secret_refs(self) -> dict[str, dict[str, Any]]:
+        return self._decoded()[2]
+
+    @property
+    def hash(self) -> str:
+        return self._decoded()[3]
 
     @property
     def key(self) -> str:
         return f"{self.kind}/{self.slug}"
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.kind, self.slug, self.id, *self._decoded())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SnapshotRecord) and self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable payloads: unhashable, as the dataclass was
+
+    def __repr__(self) -> str:
+        return f"SnapshotRecord(kind={self.kind!r}, slug={self.slug!r}, id={self.id!r}, ...)"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -48,15 +118,16 @@ class SnapshotRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SnapshotRecord:
-        return cls(
-            kind=str(data["kind"]),
-            slug=str(data["slug"]),
-            id=str(data["id"]),
-            payload=dict(data.get("payload") or {}),
-            desired=dict(data.get("desired") or {}),
-            secret_refs=dict(data.get("secretRefs") or {}),
-            hash=str(data.get("hash") or ""),
-        )
+        return cls(str(data["kind"]), str(data["slug"]), str(data["id"]), *_body_of(data))
+
+
+def _body_of(data: dict[str, Any]) -> _Body:
+    return (
+        dict(data.get("payload") or {}),
+        dict(data.get("desired") or {}),
+        dict(data.get("secretRefs") or {}),
+        str(data.get("hash") or ""),
+    )
 
 
 @dataclass
@@ -87,24 +158,26 @@ class Snapshot:
 
     # -- indexed lookups (speed: plan and apply look records up per resource) ------------------------
     # Built on first use and rebuilt when ``resources`` was replaced or grew; the first record of a
-    # (kind, slug) wins, as the linear scan it replaces did.
+    # (kind, slug) wins, as the linear scan it replaces did (for ``ids``, the last, as its dict did).
 
-    def _index(self) -> dict[tuple[str, str], SnapshotRecord]:
+    def _index(self) -> tuple[dict[tuple[str, str], SnapshotRecord], dict[str, dict[str, str]]]:
         cached = self.__dict__.get("_by_key")
         if cached is None or cached[0] is not self.resources or cached[1] != len(self.resources):
             index: dict[tuple[str, str], SnapshotRecord] = {}
+            ids: dict[str, dict[str, str]] = {}
             for rec in self.resources:
                 index.setdefault((rec.kind, rec.slug), rec)
-            cached = (self.resources, len(self.resources), index)
+                ids.setdefault(rec.kind, {})[rec.slug] = rec.id
+            cached = (self.resources, len(self.resources), (index, ids))
             self.__dict__["_by_key"] = cached
         return cached[2]
 
     def record(self, kind: str, slug: str) -> SnapshotRecord | None:
-        return self._index().get((kind, slug))
+        return self._index()[0].get((kind, slug))
 
     def ids(self, kind: str) -> dict[str, str]:
         """slug → id of ``kind``."""
-        return {r.slug: r.id for r in self.resources if r.kind == kind}
+        return dict(self._index()[1].get(kind, {}))
 
     # -- end of the indexed lookups --------------------------------------------------------------------
 
@@ -201,9 +274,46 @@ def write(snapshot: Snapshot, path: FsPath) -> None:
 def load(path: FsPath) -> Snapshot:
     """Read a snapshot file; :class:`StateError` naming the file when it is missing or corrupt."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise StateError(f"snapshot {path} does not exist", hint="pass the path of a snapshot-after.json") from None
     except (OSError, ValueError) as exc:
         raise StateError(f"cannot read snapshot {path}: {exc}", hint="restore it from the apply's artifacts") from None
-    return Snapshot.from_dict(data, source=str(path))
+    try:
+        return parse(text, str(path))
+    except ValueError as exc:
+        raise StateError(f"cannot read snapshot {path}: {exc}", hint="restore it from the apply's artifacts") from None
+
+
+# The text :func:`dump` writes: indented by two spaces (jsontext), ``formatVersion`` first, each
+# record on lines of its own at four spaces with its kind, slug and id first.  A raw newline never
+# occurs inside a JSON string, so these markers are structure, never content.
+_LAYOUT = '{\n  "formatVersion": '
+_RESOURCES = '\n  "resources": [\n    {'
+_END = "\n    }\n  ]"
+_BETWEEN = "\n    },\n    {"
+_HEAD = re.compile(r'\n      "kind": "([^"\\\n]*)",\n      "slug": "([^"\\\n]*)",\n      "id": "([^"\\\n]*)",\n')
+
+
+def parse(text: str, source: str = "snapshot") -> Snapshot:
+    """A snapshot from its JSON text.  In the layout :func:`dump` writes, each record's kind, slug
+    and id are read from its first lines and the rest is decoded on first use
+    (:class:`SnapshotRecord`); any other JSON text (reformatted by hand or by a tool) is decoded whole."""
+    start = text.find(_RESOURCES) if text.startswith(_LAYOUT) else -1
+    end = text.find(_END, start) if start >= 0 else -1  # the first: a backup's unmanaged list ends alike
+    if end < 0:
+        return Snapshot.from_dict(json.loads(text), source=source)
+    top = json.loads(f'{text[:start]}\n  "resources": []{text[end + len(_END) :]}')
+    snapshot = Snapshot.from_dict(top, source=source)
+    if snapshot.legacy_key_dropped:  # its fingerprints are dropped record by record
+        return Snapshot.from_dict(json.loads(text), source=source)
+    records = []
+    for piece in text[start + len(_RESOURCES) : end].split(_BETWEEN):
+        head = _HEAD.match(piece)
+        if head is None:  # escapes in its kind, slug or id, or its keys in another order
+            records.append(SnapshotRecord.from_dict(json.loads("{" + piece + "}")))
+        else:
+            kind, slug, rid = head.groups()
+            records.append(SnapshotRecord._undecoded(kind, slug, rid, piece, source))
+    snapshot.resources = records
+    return snapshot

@@ -37,6 +37,9 @@ class Kind:
     schema: str = ""  # file stem under schemas/spec/
     # Per-kind name fields that depend on the payload (function tools keep their name in function.name)
     alt_name_fields: tuple[str, ...] = field(default=())
+    # GET {path}/{id} answers the same object its list holds, so a partial plan may read it by the id
+    # the state recorded instead of listing the kind (engine/session.py read_scoped).
+    get_is_listed: bool = True
 
 
 CREDENTIAL = "Credential"
@@ -125,6 +128,7 @@ KINDS: dict[str, Kind] = {
             name_max=80,
             order=0,
             schema="knowledge-base",
+            get_is_listed=False,  # GET /v2/knowledge-base/{id} is KnowledgeBaseV2WithFiles (+files, toolId)
         ),
         Kind(
             name="Assistant",
