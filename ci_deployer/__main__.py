@@ -1,3 +1,3 @@
-from ci_deployer.cli import entrypoint
+from ci_deployer.process import cli
 
-entrypoint()
+cli()

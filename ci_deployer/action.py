@@ -21,8 +21,6 @@ annotations; nothing is written to GitHub and the step stays green.
 from __future__ import annotations
 
 import json
-import os
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1016,11 +1014,3 @@ def main(environ: Mapping[str, str], *, stdout: TextIO | None = None, services: 
     result.summary = redact.redact(result.summary.splitlines()[0] if result.summary else "")
     _write_outputs(out, result, state["artifacts_dir"])
     return result.exit_code
-
-
-def entrypoint() -> None:
-    """Console script ``ci-deployer-action``: the container's ENTRYPOINT."""
-    from ci_deployer.cli import leave, tune_gc
-
-    tune_gc()
-    leave(main(os.environ, stdout=sys.stdout))

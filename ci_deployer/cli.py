@@ -5,7 +5,6 @@ also documents the exit codes)."""
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib
 import json
 import os
@@ -126,32 +125,3 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
     runner_temp = source.get("RUNNER_TEMP")
     return guarded(body, report, crash_dir=Path(runner_temp) if runner_temp else None)
-
-
-def tune_gc() -> None:
-    """Collect cycles after a million allocations instead of 700, and the older generations rarely.
-
-    A command builds big trees that live to its end (YAML documents, listings, snapshots), and each
-    young-generation collection walks every one of them made since the last: at the defaults that is a
-    third of a plan's CPU over 10,000 resources, and still a quarter at 100,000 (a plan of 10,000: 3.6 s
-    → 2.8 s CPU, peak RSS +6 MB; of 1,000: ~0.1 s less).  For processes that run one command (the
-    console scripts); cycles are still collected."""
-    gc.set_threshold(1_000_000, 50, 100)
-
-
-def leave(code: int) -> NoReturn:
-    """End the process with ``code``, sparing it the collector's passes at interpreter exit.
-
-    Python's finalisation collects cycles over every object still alive, several times: after a plan
-    of 1,000 resources that is ~80,000 objects and ~0.1 s of a ~0.5 s command, for memory the OS takes
-    back whole a moment later.  :func:`gc.freeze` moves them out of those passes.  What a collection
-    would still do at exit, finalise objects left in cycles, matters only for buffered files, and
-    ours are written in ``with`` blocks (the apply journal is fsync'd as it goes); ``atexit`` handlers
-    (logging, thread pools, temporary folders) run as always."""
-    gc.freeze()
-    raise SystemExit(code)
-
-
-def entrypoint() -> None:
-    tune_gc()
-    leave(main())

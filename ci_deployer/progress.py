@@ -12,6 +12,7 @@ Lines go to ``emit`` (the action's log writer neutralises workflow commands and 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
@@ -43,15 +44,18 @@ class LineProgress:
         self.total = 0
         self.done = 0
         self.started = time.monotonic()
+        # apply's workers report from their threads: a count and its line go out together, in order
+        self._lock = threading.Lock()
 
     def start(self, total: int) -> None:
         self.total, self.done, self.started = total, 0, time.monotonic()
         self._write(f"Applying {total} write{'s' if total != 1 else ''}")
 
     def step(self, result: OpResult, line: str) -> None:
-        self.done += 1
-        width = len(str(self.total))
-        self._write(f"[{self.done:>{width}}/{self.total}] {line}")
+        with self._lock:
+            self.done += 1
+            width = len(str(self.total))
+            self._write(f"[{self.done:>{width}}/{self.total}] {line}")
 
     def finish(self, results: list[OpResult]) -> None:
         self._write(summary_line(results, time.monotonic() - self.started))

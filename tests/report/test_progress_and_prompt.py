@@ -124,3 +124,36 @@ def test_an_empty_plan_says_no_changes(tmp_path: Path) -> None:
         check=False,
     )
     assert "No changes." in plan.stdout
+
+
+def test_lines_from_concurrent_workers_count_up_in_order() -> None:
+    """apply's workers report from their threads: each ``[n/N]`` line goes out with its count, so
+    the lines read 1, 2, 3 … whatever the threads' interleaving (an unlocked count printed ``[2/8]``
+    before ``[1/8]`` under load)."""
+    import re
+    import threading
+
+    from ci_deployer.engine.apply import OpResult
+    from ci_deployer.progress import LineProgress
+
+    lines: list[str] = []
+
+    def emit(line: str) -> None:
+        time.sleep(0)  # let another worker run between the count and the line, as a busy machine does
+        lines.append(line)
+
+    progress = LineProgress(emit)
+    progress.start(400)
+    result = OpResult("create", "Tool", "t")
+
+    def worker() -> None:
+        for _ in range(50):
+            progress.step(result, "+ create Tool/t … ok")
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    counts = [int(m.group(1)) for line in lines if (m := re.match(r"\[\s*(\d+)/400\]", line))]
+    assert counts == list(range(1, 401))
