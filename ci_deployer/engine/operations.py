@@ -209,8 +209,9 @@ def apply(session: Session, options: ApplyOptions, *, desired: list[DesiredResou
             if saving:
                 saving.pop().result()
         snap = applier.snapshot(results, plan_hash=plan.hash, logical_hash=session.logical_hash)
-        snapshots.write(snap, out / SNAPSHOT_FILE)
-        session.state.save(snap)
+        text = snapshots.dump(snap)  # once, for the run's folder and the state
+        snapshots.write(snap, out / SNAPSHOT_FILE, text=text)
+        session.state.save(snap, text=text)
         result = ApplyResult(env, plan.hash, results, snap, warnings=list(plan.warnings))
         (out / RESULT_FILE).write_text(redact.redact(_json(result.to_dict())), encoding="utf-8")
         outcome = "interrupted" if cancel.is_set() else ("ok" if result.ok else "failed")

@@ -263,11 +263,12 @@ def dump(snapshot: Snapshot) -> str:
     return redact.redact(jsontext.dumps(snapshot.to_dict(), ensure_ascii=False)) + "\n"
 
 
-def write(snapshot: Snapshot, path: FsPath) -> None:
-    """Write atomically (a crash never leaves half a state file)."""
+def write(snapshot: Snapshot, path: FsPath, *, text: str | None = None) -> None:
+    """Write atomically (a crash never leaves half a state file); ``text``: :func:`dump` of
+    ``snapshot``, when the caller made it already."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(dump(snapshot), encoding="utf-8")
+    tmp.write_text(dump(snapshot) if text is None else text, encoding="utf-8")
     tmp.replace(path)
 
 

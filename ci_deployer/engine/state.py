@@ -39,8 +39,9 @@ class StateBackend(Protocol):
         """The latest snapshot of ``env`` (partial ones included), or ``None`` when there is none."""
         ...
 
-    def save(self, snapshot: Snapshot) -> None:
-        """Make ``snapshot`` the env's state."""
+    def save(self, snapshot: Snapshot, *, text: str | None = None) -> None:
+        """Make ``snapshot`` the env's state (``text``: its :func:`~ci_deployer.engine.snapshot.dump`,
+        when the caller has it already: a snapshot of 10,000 resources takes ~0.5 s to serialise)."""
         ...
 
     def lock(self, env: str) -> contextlib.AbstractContextManager[None]:
@@ -72,9 +73,9 @@ class LocalStateBackend:
             return None
         return snapshots.load(path)
 
-    def save(self, snapshot: Snapshot) -> None:
+    def save(self, snapshot: Snapshot, *, text: str | None = None) -> None:
         """Replace the env's snapshot atomically (the key is kept inside it too)."""
-        snapshots.write(snapshot, self.folder(snapshot.env) / SNAPSHOT_FILE)
+        snapshots.write(snapshot, self.folder(snapshot.env) / SNAPSHOT_FILE, text=text)
 
     def latest_tests(self, env: str) -> dict[str, Any] | None:
         """``<root>/<env>/tests.json`` (None when absent); :class:`StateError` when unreadable."""
@@ -173,7 +174,7 @@ class SnapshotFileState:
             )
         return self.snapshot
 
-    def save(self, snapshot: Snapshot) -> None:
+    def save(self, snapshot: Snapshot, *, text: str | None = None) -> None:
         raise StateError(f"{self.path} is read-only state", hint="apply without --snapshot")
 
     def lock(self, env: str) -> contextlib.AbstractContextManager[None]:
