@@ -1,20 +1,23 @@
 """Plan, validate and apply at 1,000 and 10,000 resources against a served emulator (prints figures).
 
 Each command runs as its own ``ci-deployer`` process, as in CI, so its figures include the
-interpreter's start and the imports; CPU (user + system) and peak RSS come from ``wait4`` and are
-stable on a busy machine, wall times are not.  The config: 60% function tools, 30% assistants with
-two tools and a prompt file, 10% squads of three assistants, in a git repository (for
-``--changed-since``).  The emulator is another process with ``--latency-ms`` (50 by default).
+interpreter's start and the imports; CPU (user + system) and peak RSS come from ``wait4``.  On a
+shared machine even CPU varies by ±25% from run to run, so each command that changes nothing runs
+``--repeat`` times (5) and its median is shown, with the best run beside it; an apply runs once.
+The config: 60% function tools, 30% assistants with two tools and a prompt file, 10% squads of
+three assistants, in a git repository (for ``--changed-since``).  The emulator is another process
+with ``--latency-ms`` (50 by default).
 
-The parse cache (ci_deployer/config/parsecache.py) lives in a folder of the run: ``validate`` runs
-first with it empty (cold), and the commands after it find the config's files parsed (warm), as a
-developer's second command does.  A fresh CI job has no cache: the plans are measured both ways.
+The parse cache (ci_deployer/config/parsecache.py) lives in a folder of the run: ``validate`` is
+measured with it off (cold), then fills it, and the plans after it find the config's files parsed
+(warm), as a developer's second command does.  A fresh CI job has no cache: the plans are measured
+both ways.
 
 The floor of a plan is the listing alone: the kinds are listed concurrently, so it is the longest
 kind's pages (⌈n/1000⌉ requests, one more when n is a multiple of 1000) times the latency.  The floor
 of an apply is its dependency levels plus its creates spread over the client's concurrency.
 
-    python benchmarks/bench_scale.py [--sizes 1000,10000] [--latency-ms 50]
+    python benchmarks/bench_scale.py [--sizes 1000,10000] [--latency-ms 50] [--repeat 5]
 
 Targets (benchmarks, not tests): plan of 1,000 with no changes ≤ 0.5 s CPU and ≤ 0.6 s wall;
 validate of 1,000 ≤ 0.4 s CPU; plan of 10,000 from an empty org ≤ 4 s CPU and ≤ 300 MB RSS; cost
@@ -43,13 +46,16 @@ PAGE = 1000
 
 @dataclass
 class Run:
-    """One command's figures."""
+    """One command's figures: the median of its runs (``best``: the lowest CPU and wall seen)."""
 
     wall: float
     cpu: float
     rss_mb: float
     code: int
     out: str = ""
+    runs: int = 1
+    best_cpu: float = 0.0
+    best_wall: float = 0.0
 
 
 @dataclass
@@ -136,9 +142,26 @@ def token(n: int) -> str:
     return f"tok-bench-{n}-0123456789"
 
 
-def cli(args: Sequence[str], cwd: Path, n: int, *, cache: bool = True) -> Run:
-    """Run ``ci-deployer ARGS`` as its own process; its CPU and peak RSS from ``wait4``.  ``cache``
-    False: with the parse cache off."""
+def cli(args: Sequence[str], cwd: Path, n: int, *, cache: bool = True, repeat: int = 1) -> Run:
+    """Run ``ci-deployer ARGS`` as its own process ``repeat`` times (commands that change nothing);
+    the median CPU and wall, the highest peak RSS (``wait4``).  ``cache`` False: the parse cache off."""
+    runs = [_once(args, cwd, n, cache=cache) for _ in range(max(1, repeat))]
+    runs.sort(key=lambda r: r.cpu)
+    middle = runs[len(runs) // 2]
+    walls = sorted(r.wall for r in runs)
+    return Run(
+        walls[len(walls) // 2],
+        middle.cpu,
+        max(r.rss_mb for r in runs),
+        max(r.code for r in runs),
+        middle.out,
+        runs=len(runs),
+        best_cpu=runs[0].cpu,
+        best_wall=walls[0],
+    )
+
+
+def _once(args: Sequence[str], cwd: Path, n: int, *, cache: bool) -> Run:
     env = {**os.environ, "BENCH_TOKEN": token(n)}
     if not cache:
         env["CI_DEPLOYER_CACHE_DIR"] = "off"
@@ -157,7 +180,8 @@ def cli(args: Sequence[str], cwd: Path, n: int, *, cache: bool = True) -> Run:
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode, out)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(wall, cpu, usage.ru_maxrss / 1024, proc.returncode, out, best_cpu=cpu, best_wall=wall)
 
 
 def supports(option: str, cwd: Path) -> bool:
@@ -181,38 +205,41 @@ def apply_floor(counts: dict[str, int], latency: float) -> float:
     return levels * latency + sum(counts.values()) * latency / CONCURRENCY
 
 
-def measure(n: int, url: str, tmp: Path, *, apply_big: bool) -> Size:
+def measure(n: int, url: str, tmp: Path, *, apply_big: bool, repeat: int) -> Size:
     root = tmp / f"repo-{n}"
     root.mkdir()
     size = Size(n, write_repo(root, n, url))
     cfg = ["--config", "platform", "--env", "bench"]
-    size.validate = cli(["validate", *cfg], root, n)
-    size.plan_empty = cli(["plan", *cfg, "--format", "json", "--out", str(tmp / f"plan-{n}.json")], root, n)
-    size.plan_empty_cold = cli(["plan", *cfg, "--format", "json"], root, n, cache=False)
+    size.validate = cli(["validate", *cfg], root, n, cache=False, repeat=repeat)
+    cli(["validate", *cfg], root, n)  # fills the parse cache, as a developer's first command does
+    plan_out = ["--format", "json", "--out", str(tmp / f"plan-{n}.json")]
+    size.plan_empty = cli(["plan", *cfg, *plan_out], root, n, repeat=repeat)
+    size.plan_empty_cold = cli(["plan", *cfg, "--format", "json"], root, n, cache=False, repeat=repeat)
     if n > 1000 and not apply_big:
         return size
     size.apply = cli(["apply", *cfg, "--auto-approve", "--out-dir", str(tmp / f"run-{n}")], root, n)
     if size.apply.code != 0:
         print(size.apply.out[-3000:], file=sys.stderr)
         return size
-    size.plan_same = cli(["plan", *cfg, "--detailed-exitcode"], root, n)
-    size.plan_same_cold = cli(["plan", *cfg, "--detailed-exitcode"], root, n, cache=False)
+    size.plan_same = cli(["plan", *cfg, "--detailed-exitcode"], root, n, repeat=repeat)
+    size.plan_same_cold = cli(["plan", *cfg, "--detailed-exitcode"], root, n, cache=False, repeat=repeat)
     if supports("--changed-since", root):
         prompt = root / "platform" / "prompts" / "agent-7.md"
         prompt.write_text(prompt.read_text(encoding="utf-8") + "Be brief.\n", encoding="utf-8")
         git(root, "commit", "-q", "-am", "edit one prompt")
-        size.changed = cli(["plan", *cfg, "--changed-since", "HEAD~1"], root, n)
+        size.changed = cli(["plan", *cfg, "--changed-since", "HEAD~1"], root, n, repeat=repeat)
     if supports("--only", root):
-        size.only = cli(["plan", *cfg, "--only", "Tool/tool-3"], root, n)
+        size.only = cli(["plan", *cfg, "--only", "Tool/tool-3"], root, n, repeat=repeat)
     return size
 
 
 def show(label: str, run: Run | None, *, wall: bool = True, rss: bool = False) -> str:
     if run is None:
         return f"{label}: n/a"
-    parts = [f"{run.cpu:.2f} s CPU"]
+    best = f" (best {run.best_cpu:.2f})" if run.runs > 1 else ""
+    parts = [f"{run.cpu:.2f} s CPU{best}"]
     if wall:
-        parts.append(f"{run.wall:.2f} s wall")
+        parts.append(f"{run.wall:.2f} s wall" + (f" (best {run.best_wall:.2f})" if run.runs > 1 else ""))
     if rss:
         parts.append(f"{run.rss_mb:.0f} MB RSS")
     bad = "" if run.code in (0, 2) else f"  [exit {run.code}]"
@@ -228,7 +255,7 @@ def report(sizes: list[Size], latency: float) -> None:
     for s in sizes:
         c = s.counts
         print(f"\n== {s.n:,} resources ({c['Tool']} tools, {c['Assistant']} assistants, {c['Squad']} squads)")
-        print("  " + show("validate (parse cache empty)", s.validate, wall=False))
+        print("  " + show("validate, parse cache off", s.validate, wall=False))
         print("  " + show("plan, empty org", s.plan_empty, rss=True))
         print("  " + show("plan, empty org, parse cache off", s.plan_empty_cold, rss=True))
         if s.apply is not None:
@@ -289,6 +316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated resource counts")
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument(
+        "--repeat", type=int, default=5, help="runs of each command that changes nothing (the median is shown)"
+    )
+    parser.add_argument(
         "--no-apply-big", action="store_true", help="sizes above 1,000: measure validate and the empty-org plan only"
     )
     args = parser.parse_args(argv)
@@ -306,7 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["CI_DEPLOYER_CACHE_DIR"] = str(Path(tmp, "cache"))  # the run's own, empty at first
             for n in sizes:
-                results.append(measure(n, f"http://127.0.0.1:{port}", Path(tmp), apply_big=not args.no_apply_big))
+                url = f"http://127.0.0.1:{port}"
+                results.append(measure(n, url, Path(tmp), apply_big=not args.no_apply_big, repeat=args.repeat))
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -473,7 +473,7 @@ def open_session(
         connect=client_factory(root, environment, resolver, transport=transport),
         sha=git_sha(root, settings),
         # a partial session holds a part of the config: no logical hash (promotion compares whole configs)
-        logical_hash=content_hash(render.logical_specs(repo, env)) if scope is None else None,
+        logical_hash=content_hash(render.logical_specs(repo, env, loaded.rendered)) if scope is None else None,
         hmac_key=hmac_key(environment, resolver),
         journaled=interrupted_ids(journals(root, env, journal_dirs), env, environment.org, backend),
         rendered=loaded.rendered,

@@ -235,6 +235,9 @@ class RenderedResource:
     documents: list[DocumentFile] | None = None
     # every file this resource needs uploaded: its documents and its `{document: …}` references
     files: list[DocumentFile] = field(default_factory=list)
+    # the spec is a JSON copy of the document's (no rendering step would change it: render.plain_resource):
+    # plain data in the document's key order, the same as the document's logical spec
+    plain: bool = False
 
     @property
     def key(self) -> str:

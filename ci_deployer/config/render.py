@@ -170,7 +170,7 @@ def plain_resource(doc: Document) -> RenderedResource | None:
     if not isinstance(spec, dict):
         return None
     return RenderedResource(
-        kind=doc.kind, slug=doc.slug, spec=spec, document=doc, refs=table_refs(doc.kind, spec, set())
+        kind=doc.kind, slug=doc.slug, spec=spec, document=doc, refs=table_refs(doc.kind, spec, set()), plain=True
     )
 
 
@@ -216,13 +216,18 @@ def _file_tokens(node: Any) -> list[str]:
     return []
 
 
-def logical_specs(repo: ConfigRepo, env: str) -> dict[str, dict[str, Any]]:
+def logical_specs(
+    repo: ConfigRepo, env: str, rendered: list[RenderedResource] | None = None
+) -> dict[str, dict[str, Any]]:
     """``"Kind/slug"`` → spec with policies merged and includes resolved, templates *not* rendered.
 
     Credentials and secret placeholders are left as written: this is what the promotion hash
     compares (prod must carry what uat applied, whatever the per-environment params).  Documents
-    whose includes fail are left out (``render_env`` reports them).
+    whose includes fail are left out (``render_env`` reports them).  ``rendered``: the env's
+    rendered resources, when the caller has them: a plain one's spec is its logical spec (shared,
+    not copied: read it only).
     """
+    plain = {r.key: r.spec for r in rendered or () if r.plain}
     _environment(repo, env)
     includes = include_resolver(repo)
     reader = includes.documents
@@ -234,6 +239,9 @@ def logical_specs(repo: ConfigRepo, env: str) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for doc in repo.documents:
         if doc.kind == POLICY or not doc.applies_to(env):
+            continue
+        if doc.key in plain:
+            out[doc.key] = plain[doc.key]
             continue
         spec, problems = includes.resolve(doc)
         parts = [policies.get(name) for name in doc.policies if name in policies]

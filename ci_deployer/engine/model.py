@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,8 +68,9 @@ def from_rendered(resources: list[RenderedResource], environment: Environment) -
     slugs[CREDENTIAL] = set(environment.credentials)
     out: list[DesiredResource] = []
     for res in resources:
-        # the document's key order (the document's spec is plain data: the loader's)
-        spec = _plain(res.spec, res.document.spec)
+        # the document's key order (the document's spec is plain data: the loader's); a plain
+        # resource's spec is already both, and copies through JSON (C) instead of the walk
+        spec = _json_copy(res.spec) if res.plain else _plain(res.spec, res.document.spec)
         for ref in res.refs:
             target = next((k for k in ref.kinds if ref.slug in slugs.get(k, set())), None)
             if target is None:
@@ -104,6 +106,13 @@ def from_rendered(resources: list[RenderedResource], environment: Environment) -
             )
         )
     return out
+
+
+def _json_copy(spec: dict[str, Any]) -> Any:
+    return json.loads(_ENCODER.encode(spec))
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False)  # made once: json.dumps with options makes one per call
 
 
 def _plain(value: Any, like: Any = None) -> Any:

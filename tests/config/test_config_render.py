@@ -535,3 +535,20 @@ def test_logical_specs_of_plain_documents_are_the_resolved_specs(root: Path) -> 
             resolved, problems = rendering.include_resolver(repo).resolve(doc)
             assert problems == []
             assert json.dumps(specs[doc.key]) == json.dumps(unwrap(resolved))
+
+
+@pytest.mark.parametrize("root", PLAIN_CONFIGS, ids=lambda p: p.name)
+def test_logical_specs_given_the_rendered_resources_are_the_same(root: Path) -> None:
+    """Given the env's rendered resources, logical_specs takes a plain resource's spec as its logical
+    spec instead of resolving the document again: the same specs, in the same key order."""
+    repo, _ = load_repo(root)
+    for env in repo.environments:
+        rendered, _ = rendering.render_env(repo, env)
+        assert json.dumps(logical_specs(repo, env, rendered)) == json.dumps(logical_specs(repo, env))
+
+
+def test_the_examples_hold_plain_resources() -> None:
+    """The equality tests above take the plain path: the examples' tools without secrets are plain."""
+    repo, _ = load_repo(PLAIN_CONFIGS[0])
+    rendered, _ = rendering.render_env(repo, "dev")
+    assert {r.key for r in rendered if r.plain} >= {"Tool/handoff-to-returns", "StructuredOutput/call-summary"}

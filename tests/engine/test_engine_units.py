@@ -283,3 +283,35 @@ def test_canonical_live_is_the_steps_in_one_walk_and_tells_its_lookups() -> None
     agreeing = {**tokens, "id-9": "ref:Tool/z"}
     assert masker.canonical_live(live, slots, want, agreeing) == one_walk
     assert masker.canonical_live(live, slots, want, {**tokens, "free": "ref:Tool/c"}) != one_walk
+
+
+_CONFIGS = [
+    Path(__file__).parents[2] / "examples" / "platform",
+    *sorted(p for p in (Path(__file__).parents[1] / "corpus").iterdir() if (p / "environments.yaml").is_file()),
+]
+
+
+@pytest.mark.parametrize("root", _CONFIGS, ids=lambda p: p.name)
+def test_desired_resources_of_plain_specs_are_those_of_the_walk(root: Path) -> None:
+    """from_rendered copies a plain resource's spec through JSON instead of walking it: for every
+    resource of the examples and the corpus, the desired resource is the one the walk gives (values,
+    key order, ref tokens)."""
+    import dataclasses
+    import json
+
+    from ci_deployer.config.loader import load_repo
+    from ci_deployer.config.render import render_env
+    from ci_deployer.engine.model import from_rendered
+
+    repo, _ = load_repo(root)
+    for name, environment in repo.environments.items():
+        rendered, _ = render_env(repo, name)
+        walked = [dataclasses.replace(r, plain=False) for r in rendered]
+        try:
+            fast, slow = from_rendered(rendered, environment), from_rendered(walked, environment)
+        except Exception as exc:  # a corpus config the engine refuses: refused the same way both times
+            with pytest.raises(type(exc)):
+                from_rendered(walked, environment)
+            continue
+        assert [json.dumps(d.spec) for d in fast] == [json.dumps(d.spec) for d in slow]
+        assert fast == slow
