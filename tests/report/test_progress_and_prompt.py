@@ -127,9 +127,9 @@ def test_an_empty_plan_says_no_changes(tmp_path: Path) -> None:
 
 
 def test_lines_from_concurrent_workers_count_up_in_order() -> None:
-    """apply's workers report from their threads: each ``[n/N]`` line goes out with its count, so
-    the lines read 1, 2, 3 … whatever the threads' interleaving (an unlocked count printed ``[2/8]``
-    before ``[1/8]`` under load)."""
+    """apply's workers report from their threads: the lines read 1, 2, 3 … whatever the threads'
+    interleaving (a count taken apart from its write printed ``[2/8]`` before ``[1/8]`` under load),
+    and all of them are out when the summary is."""
     import re
     import threading
 
@@ -155,5 +155,7 @@ def test_lines_from_concurrent_workers_count_up_in_order() -> None:
         thread.start()
     for thread in threads:
         thread.join()
+    progress.finish([result] * 400)
+    assert lines[-1].startswith("Applied ")
     counts = [int(m.group(1)) for line in lines if (m := re.match(r"\[\s*(\d+)/400\]", line))]
     assert counts == list(range(1, 401))
