@@ -37,15 +37,22 @@ def stderr_line(text: str) -> None:
 
 
 class LineProgress:
-    """``[n/N]`` lines, each flushed as it happens."""
+    """``[n/N]`` lines, in order, each written as it happens.
+
+    apply's workers report from their own threads.  A line is numbered and queued under a lock, and
+    written outside it by whichever worker finds no other writing (it writes what queued meanwhile
+    too): a lock held across the write made the 32 workers queue behind each write's system call,
+    whose caller, back from it, waited for the GIL before it could let the next one in.
+    """
 
     def __init__(self, emit: Callable[[str], None] = stderr_line) -> None:
         self._write = emit
         self.total = 0
         self.done = 0
         self.started = time.monotonic()
-        # apply's workers report from their threads: a count and its line go out together, in order
         self._lock = threading.Lock()
+        self._queued: list[str] = []
+        self._writing = False
 
     def start(self, total: int) -> None:
         self.total, self.done, self.started = total, 0, time.monotonic()
@@ -54,8 +61,23 @@ class LineProgress:
     def step(self, result: OpResult, line: str) -> None:
         with self._lock:
             self.done += 1
-            width = len(str(self.total))
-            self._write(f"[{self.done:>{width}}/{self.total}] {line}")
+            self._queued.append(f"[{self.done:>{len(str(self.total))}}/{self.total}] {line}")
+            if self._writing:
+                return  # the worker writing now writes this one too
+            self._writing = True
+        try:
+            while True:
+                with self._lock:
+                    lines, self._queued = self._queued, []
+                    if not lines:
+                        self._writing = False
+                        return
+                for text in lines:
+                    self._write(text)
+        except BaseException:
+            with self._lock:  # a failed write (a closed pipe): the next worker writes again
+                self._writing = False
+            raise
 
     def finish(self, results: list[OpResult]) -> None:
         self._write(summary_line(results, time.monotonic() - self.started))

@@ -15,6 +15,8 @@ import termios
 import time
 from pathlib import Path
 
+import pytest
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "platform"
 EXE = str(Path(sys.executable).with_name("ci-deployer"))
 
@@ -159,3 +161,25 @@ def test_lines_from_concurrent_workers_count_up_in_order() -> None:
     assert lines[-1].startswith("Applied ")
     counts = [int(m.group(1)) for line in lines if (m := re.match(r"\[\s*(\d+)/400\]", line))]
     assert counts == list(range(1, 401))
+
+
+def test_a_failed_write_leaves_the_next_worker_writing() -> None:
+    from ci_deployer.engine.apply import OpResult
+    from ci_deployer.progress import LineProgress
+
+    lines: list[str] = []
+    failures = iter([True])
+
+    def emit(line: str) -> None:
+        if line.startswith("[") and next(failures, False):
+            raise BrokenPipeError("the log's reader went away")
+        lines.append(line)
+
+    progress = LineProgress(emit)
+    progress.start(3)
+    result = OpResult("create", "Tool", "t")
+    with pytest.raises(BrokenPipeError):
+        progress.step(result, "first")
+    progress.step(result, "second")
+    progress.step(result, "third")
+    assert lines[1:] == ["[2/3] second", "[3/3] third"]
