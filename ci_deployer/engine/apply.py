@@ -365,8 +365,10 @@ class Applier:
                 return display_name(kind, obj) == name
             return bool(_comparable(kind, obj, restrict=want) == want)
 
-        with self._lock:
-            taken = set(self.ids.values())
+        def taken() -> set[str]:
+            with self._lock:
+                return set(self.ids.values())
+
         created, found = create_or_adopt(self.client, kind, body, mine, exclude=taken)
         result.recovered = found
         return created

@@ -35,7 +35,7 @@ def create_or_adopt(
     match: Matcher | None = None,
     *,
     attempts: int = 3,
-    exclude: Collection[str] = (),
+    exclude: Collection[str] | Callable[[], Collection[str]] = (),
 ) -> tuple[dict[str, Any], bool]:
     """Create ``payload`` as a ``kind``; returns ``(resource, adopted)``.
 
@@ -43,6 +43,8 @@ def create_or_adopt(
     accepts (default :func:`matches_payload`) and whose id is not in ``exclude`` (ids the caller
     already owns) is adopted: ``adopted`` is then True.  Nothing found → create again, at most
     ``attempts`` creates in all; the last error is raised when every one was ambiguous.
+    ``exclude`` may be a function giving those ids: it is called only after a lost answer (an apply
+    owns thousands of ids; collecting them for every create made its creates quadratic).
     """
     matcher = match if match is not None else matches_payload(kind, payload)
     last: AmbiguousWriteError | None = None
@@ -51,7 +53,8 @@ def create_or_adopt(
             return client.create(kind, payload), False
         except AmbiguousWriteError as exc:
             last = exc
-        found = [item for item in client.list(kind) if str(item.get("id")) not in exclude and matcher(item)]
+        owned = exclude() if callable(exclude) else exclude
+        found = [item for item in client.list(kind) if str(item.get("id")) not in owned and matcher(item)]
         if found:
             # The create we just made is the newest of its matches (Vapi: createdAt is set on create).
             return max(found, key=lambda item: str(item.get("createdAt") or "")), True

@@ -56,6 +56,28 @@ def test_nameless_tools_are_recovered_by_payload_and_owned_ids_are_skipped(
     assert len(client.list("Tool")) == 2
 
 
+def test_owned_ids_given_as_a_function_are_asked_for_only_after_a_lost_answer(
+    emulator: Emulator, client: VapiClient, sleeps: Sleeps
+) -> None:
+    """An apply owns thousands of ids: they are collected only when a lost answer makes it re-list
+    (collecting them for every create made an apply's creates quadratic), and then honoured."""
+    asked: list[int] = []
+
+    def owned() -> set[str]:
+        asked.append(1)
+        return {older["id"]}
+
+    payload = {"type": "endCall", "messages": [{"type": "request-start", "content": "Bye"}]}
+    create_or_adopt(client, "Tool", function_tool("tool_ok"), exclude=owned)
+    assert asked == []
+    [older] = emulator.seed("acme", "Tool", [payload])
+    emulator.faults = Faults(drop_rate=1.0, only_methods=frozenset({"POST"}))
+    found, adopted = create_or_adopt(client, "Tool", payload, exclude=owned)
+    emulator.faults = Faults()
+    assert asked == [1]
+    assert adopted and found["id"] != older["id"]
+
+
 def test_when_nothing_matches_the_create_is_sent_again_boundedly(emulator: Emulator, client: VapiClient) -> None:
     emulator.faults = Faults(fail_rate=1.0, only_methods=frozenset({"POST"}))  # 5xx before any write
 
