@@ -182,9 +182,11 @@ class Applier:
         self.progress = progress
         self.env = ctx.environment.name
         self.ids: dict[str, str] = dict(ctx.ids)  # ref token → id; grows as creates land
+        self._tokens: dict[str, str] = {v: k for k, v in self.ids.items()}  # id → ref token, grown with ids
         self.responses: dict[str, dict[str, Any]] = {}  # key → raw response of the last write
         # key → (response, the token lookups of its canonical form, that form, its desired's hash):
-        # every checkpoint's snapshot reuses what the previous one computed for the same response
+        # made by the worker that got the response (see _canonical_form); every checkpoint's snapshot
+        # reuses it for the same response while those lookups still hold
         self._canonical: dict[str, tuple[dict[str, Any], dict[str, str | None], Any, str]] = {}
         self.deleted: set[str] = set()
         self._lock = threading.Lock()
@@ -205,6 +207,7 @@ class Applier:
             if tool is not None:
                 with self._lock:
                     self.ids[token] = tool
+                    self._tokens[tool] = token
                 return tool
         raise DeployerError(
             f"{token.removeprefix('ref:')} has no id in {self.env} yet (it was not created)",
@@ -287,6 +290,9 @@ class Applier:
                     self.responses[result.key] = response
                     if result.action != "delete":
                         self.ids[ref_token(result.kind, result.slug)] = result.id
+                        self._tokens[result.id] = ref_token(result.kind, result.slug)
+                if result.action != "delete":
+                    self._canonical_form(result.key, result.kind, response)
             result.status = "ok"
         except DeployerError as exc:
             result.status = "failed"
@@ -532,13 +538,31 @@ class Applier:
 
     # --- the snapshot ------------------------------------------------------------------------------
 
+    def _canonical_form(self, key: str, kind: str, response: dict[str, Any]) -> None:
+        """The canonical form of a written resource's response, remembered for the snapshots.
+
+        The worker that got the response makes it: it mostly waits on the network, while a checkpoint
+        runs between two levels, where every write waits for it.  The token lookups it made are kept:
+        a snapshot uses the form only while every one of them still gives the same answer.
+        """
+        want = self.ctx.desired_canonical.get(key)
+        if want is None:
+            return
+        lookups: dict[str, str | None] = {}
+        payload = drop_mirrored(kind, strip_server_fields(kind, response), want)
+        payload = self.ctx.masker.canonical_live(payload, self.ctx.slots(key), want, self._tokens, lookups)
+        memo = (response, lookups, payload, content_hash(want))
+        with self._lock:
+            self._canonical[key] = memo
+
     def snapshot(
         self, results: list[OpResult], *, plan_hash: str, logical_hash: str | None, partial: bool = False
     ) -> Snapshot:
         """The env's state after the writes: written resources from their responses, the others
         carried over from the previous state (so drift stays visible), failed ones as they were."""
         ctx = self.ctx
-        tokens = {v: k for k, v in self.ids.items()}
+        with self._lock:
+            tokens = dict(self._tokens)
         ok = {r.key for r in results if r.status == "ok"}
         touched = {r.key for r in results}
         records: list[SnapshotRecord] = []

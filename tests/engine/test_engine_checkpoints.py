@@ -53,3 +53,33 @@ def test_a_failed_checkpoint_stops_the_apply_and_a_rerun_converges(
     capsys.readouterr()
     assert main(["plan", "--config", str(root), "--env", "dev", "--detailed-exitcode", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["hasChanges"] is False
+
+
+def test_the_canonical_forms_workers_make_are_those_the_snapshot_would(
+    tmp_path: Path, org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each worker canonicalises the response it got (off the checkpoints' critical path): the
+    snapshot built from those forms equals the one built with none remembered."""
+    from ci_deployer import compose
+    from ci_deployer.engine.apply import Applier
+    from ci_deployer.settings import Settings
+
+    root = tmp_path / "cfg"
+    write_repo(root, org.url)
+    monkeypatch.setenv("VAPI_TOKEN_DEV", TOKEN)
+    settings = Settings.from_environ({"VAPI_TOKEN_DEV": TOKEN})
+    with compose.open_session(settings, root, "dev") as session:
+        ctx = session.plan()
+        applier = Applier(ctx, session.client(), session.resolver, sha=None, run="test")
+        results = applier.execute()
+        assert [r.status for r in results] == ["ok"] * 11
+        made = ctx.masker.canonical_live
+        calls: list[object] = []
+        monkeypatch.setattr(ctx.masker, "canonical_live", lambda *a, **k: calls.append(a) or made(*a, **k))
+        remembered = applier.snapshot(results, plan_hash=ctx.plan.hash, logical_hash=None)
+        assert calls == []  # every form the workers made still held: none was made again
+        applier._canonical.clear()
+        fresh = applier.snapshot(results, plan_hash=ctx.plan.hash, logical_hash=None)
+    assert len(remembered.resources) == 11
+    as_dicts = [r.to_dict() for r in remembered.resources], [r.to_dict() for r in fresh.resources]
+    assert as_dicts[0] == as_dicts[1]
